@@ -1,0 +1,1 @@
+"""Persistence: Tortoise configuration (`orm`), the models (`models`) and migrations."""

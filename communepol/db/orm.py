@@ -1,0 +1,133 @@
+"""Tortoise configuration and the database lifecycle: open, migrate, check, close.
+
+Tortoise 1.x keeps its state in a `TortoiseContext` bound to a context variable. The service
+opens one context per process (`open_database`) inside the composition root's cleanup context,
+before the web server starts, so every request and background task inherits it. Nothing here
+runs at import.
+
+Migrations are Tortoise's built-in ones (``communepol/db/migrations``), the same files on
+SQLite and PostgreSQL; `migrate` applies them (or unapplies them down to a target) and
+`pending_model_changes` reports model changes that no migration captures yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tortoise.context import TortoiseContext
+from tortoise.exceptions import DBConnectionError, OperationalError
+from tortoise.migrations.autodetector import MigrationAutodetector
+from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+
+from communepol.errors import Unavailable, ValidationError
+
+APP_LABEL = "communepol"
+MODELS_MODULE = "communepol.db.models"
+MIGRATIONS_MODULE = "communepol.db.migrations"
+
+log = logging.getLogger(__name__)
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise config for one database URL (``sqlite://…`` or ``postgres://…``)."""
+    return {
+        "connections": {"default": _connection(database_url)},
+        "apps": {
+            APP_LABEL: {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _connection(database_url: str) -> str | dict[str, Any]:
+    if database_url.startswith("sqlite://"):
+        # WAL lets readers run during a write; busy_timeout turns a brief lock into a wait
+        # instead of a "database is locked" error.
+        path = database_url.removeprefix("sqlite://").partition("?")[0]
+        return {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {
+                "file_path": path,
+                "journal_mode": "WAL",
+                "journal_size_limit": 16 * 1024 * 1024,
+                "foreign_keys": "ON",
+                "busy_timeout": 5000,
+            },
+        }
+    return database_url
+
+
+@contextlib.asynccontextmanager
+async def open_database(database_url: str, *, create: bool = False) -> AsyncIterator[TortoiseContext]:
+    """Open the database for the current task and everything it starts afterwards.
+
+    ``create`` creates a missing PostgreSQL database (tests); SQLite files are always created.
+    """
+    ctx = TortoiseContext()
+    ctx.__enter__()
+    try:
+        await ctx.init(config=tortoise_config(database_url), _create_db=create)
+        yield ctx
+    finally:
+        await ctx.close_connections()
+        with contextlib.suppress(ValueError):
+            # Raises only when exited from another task's context; the connections are
+            # already closed, which is what matters.
+            ctx.__exit__(None, None, None)
+
+
+def _executor(ctx: TortoiseContext) -> MigrationExecutor:
+    config = tortoise_config("sqlite://:memory:")["apps"]
+    return MigrationExecutor(ctx.db(), config)
+
+
+async def migrate(ctx: TortoiseContext, target: str | None = None) -> list[str]:
+    """Apply migrations up to ``target`` (a migration name, ``"zero"`` to unapply all, or None
+    for the latest). Returns the names of the migrations applied or unapplied, in order."""
+    executor = _executor(ctx)
+    name = {None: "__latest__", "zero": "__first__"}.get(target, target)
+    targets = [MigrationTarget(app_label=APP_LABEL, name=str(name))]
+    try:
+        await executor.recorder.ensure_schema(executor._schema_editor(atomic=False))
+        plan = await executor.plan(targets)
+        await executor.migrate(targets)
+    except ValueError as err:
+        raise ValidationError(f"unknown migration {target!r}", field="target") from err
+    except (DBConnectionError, OSError) as err:
+        raise Unavailable(f"the database cannot be reached: {err}") from err
+    return [("-" if step.backward else "+") + step.migration.name for step in plan]
+
+
+async def applied_migrations(ctx: TortoiseContext) -> list[str]:
+    executor = _executor(ctx)
+    await executor.loader.build_graph()
+    return sorted(key.name for key in executor.loader.applied_migrations if key.app_label == APP_LABEL)
+
+
+async def pending_model_changes(ctx: TortoiseContext) -> list[str]:
+    """Names of the operations ``tortoise makemigrations`` would write now; empty when every
+    model change is captured by a migration."""
+    apps = ctx.apps
+    assert apps is not None  # init() has run
+    config = tortoise_config("sqlite://:memory:")["apps"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        writers = await MigrationAutodetector(apps, config).changes()
+    return [op.describe() for writer in writers for op in writer.operations]
+
+
+async def check_database(ctx: TortoiseContext) -> None:
+    """Raise `Unavailable` unless a trivial query succeeds (for /readyz)."""
+    try:
+        await ctx.db().execute_query("SELECT 1")
+    except (DBConnectionError, OperationalError, OSError) as err:
+        raise Unavailable("database is not reachable") from err
