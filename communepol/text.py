@@ -1,0 +1,36 @@
+"""Text as residents type it: NFC on the way in, folded forms for search.
+
+Vietnamese arrives in NFC or NFD depending on the keyboard; everything stored is NFC
+(`clean`). Search compares *folded* text (`fold`): lower case, no diacritics (đ → d), no
+apostrophes of any kind (M'Drắk, M’Drắk and Mdrak are one name), single spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_APOSTROPHES = "'’‘ʼ`´"
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"), None
+)
+_SPACES = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """NFC, invisible and bidi control characters removed, runs of spaces collapsed,
+    typographic apostrophes made plain."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    for mark in _APOSTROPHES[1:]:
+        text = text.replace(mark, "'")
+    return _SPACES.sub(" ", text).strip()
+
+
+def fold(text: str) -> str:
+    """The search form: lower case, diacritics and apostrophes removed, single spaces."""
+    decomposed = unicodedata.normalize("NFD", clean(text).lower().replace("đ", "d"))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    for mark in _APOSTROPHES:
+        bare = bare.replace(mark, "")
+    bare = re.sub(r"[^\w\s-]", " ", bare)
+    return _SPACES.sub(" ", bare).strip()
