@@ -34,17 +34,25 @@ log = logging.getLogger(__name__)
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise config for one database URL (``sqlite://…`` or ``postgres://…``)."""
+    # The connection is named after its dialect: Tortoise caches compiled SQL per connection
+    # name for the whole process, so two engines in one process (the test suite) must not
+    # share a name.
+    name = "sqlite" if database_url.startswith("sqlite://") else "postgres"
     return {
-        "connections": {"default": _connection(database_url)},
-        "apps": {
-            APP_LABEL: {
-                "models": [MODELS_MODULE],
-                "default_connection": "default",
-                "migrations": MIGRATIONS_MODULE,
-            }
-        },
+        "connections": {name: _connection(database_url)},
+        "apps": _apps_config(name),
         "use_tz": True,
         "timezone": "UTC",
+    }
+
+
+def _apps_config(connection_name: str) -> dict[str, Any]:
+    return {
+        APP_LABEL: {
+            "models": [MODELS_MODULE],
+            "default_connection": connection_name,
+            "migrations": MIGRATIONS_MODULE,
+        }
     }
 
 
@@ -66,16 +74,27 @@ def _connection(database_url: str) -> str | dict[str, Any]:
     return database_url
 
 
-@contextlib.asynccontextmanager
-async def open_database(database_url: str, *, create: bool = False) -> AsyncIterator[TortoiseContext]:
-    """Open the database for the current task and everything it starts afterwards.
+# For the `tortoise` command (``make migrations``): detecting model changes needs no database.
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")
 
-    ``create`` creates a missing PostgreSQL database (tests); SQLite files are always created.
+
+@contextlib.asynccontextmanager
+async def open_database(
+    database_url: str, *, create: bool = False
+) -> AsyncIterator[TortoiseContext]:
+    """Open the database for the current task and everything it starts afterwards, and check
+    that it answers (`Unavailable` if not).
+
+    ``create`` creates a missing PostgreSQL database; SQLite files are always created.
     """
     ctx = TortoiseContext()
     ctx.__enter__()
     try:
-        await ctx.init(config=tortoise_config(database_url), _create_db=create)
+        try:
+            await ctx.init(config=tortoise_config(database_url), _create_db=create)
+        except (DBConnectionError, OperationalError, OSError) as err:
+            raise Unavailable(f"the database cannot be opened ({type(err).__name__})") from err
+        await check_database(ctx)
         yield ctx
     finally:
         await ctx.close_connections()
@@ -86,8 +105,7 @@ async def open_database(database_url: str, *, create: bool = False) -> AsyncIter
 
 
 def _executor(ctx: TortoiseContext) -> MigrationExecutor:
-    config = tortoise_config("sqlite://:memory:")["apps"]
-    return MigrationExecutor(ctx.db(), config)
+    return MigrationExecutor(ctx.db(), _apps_config(ctx.default_connection or ""))
 
 
 async def migrate(ctx: TortoiseContext, target: str | None = None) -> list[str]:
@@ -97,7 +115,6 @@ async def migrate(ctx: TortoiseContext, target: str | None = None) -> list[str]:
     name = {None: "__latest__", "zero": "__first__"}.get(target, target)
     targets = [MigrationTarget(app_label=APP_LABEL, name=str(name))]
     try:
-        await executor.recorder.ensure_schema(executor._schema_editor(atomic=False))
         plan = await executor.plan(targets)
         await executor.migrate(targets)
     except ValueError as err:
@@ -108,17 +125,28 @@ async def migrate(ctx: TortoiseContext, target: str | None = None) -> list[str]:
 
 
 async def applied_migrations(ctx: TortoiseContext) -> list[str]:
+    """Names of the migrations recorded as applied, oldest first."""
     executor = _executor(ctx)
     await executor.loader.build_graph()
-    return sorted(key.name for key in executor.loader.applied_migrations if key.app_label == APP_LABEL)
+    return sorted(
+        key.name for key in executor.loader.applied_migrations if key.app_label == APP_LABEL
+    )
+
+
+async def unapplied_migrations(ctx: TortoiseContext) -> list[str]:
+    """Names of the migrations `migrate` would apply now, in order."""
+    executor = _executor(ctx)
+    targets = [MigrationTarget(app_label=APP_LABEL, name="__latest__")]
+    return [step.migration.name for step in await executor.plan(targets) if not step.backward]
 
 
 async def pending_model_changes(ctx: TortoiseContext) -> list[str]:
     """Names of the operations ``tortoise makemigrations`` would write now; empty when every
     model change is captured by a migration."""
     apps = ctx.apps
-    assert apps is not None  # init() has run
-    config = tortoise_config("sqlite://:memory:")["apps"]
+    if apps is None:
+        raise RuntimeError("pending_model_changes needs an initialised database context")
+    config = _apps_config(ctx.default_connection or "")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         writers = await MigrationAutodetector(apps, config).changes()
@@ -129,5 +157,5 @@ async def check_database(ctx: TortoiseContext) -> None:
     """Raise `Unavailable` unless a trivial query succeeds (for /readyz)."""
     try:
         await ctx.db().execute_query("SELECT 1")
-    except (DBConnectionError, OperationalError, OSError) as err:
-        raise Unavailable("database is not reachable") from err
+    except Exception as err:  # any failure here means "not ready", whatever the driver raised
+        raise Unavailable(f"the database is not reachable ({type(err).__name__})") from err

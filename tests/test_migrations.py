@@ -1,0 +1,69 @@
+"""Migrations: every one applies from empty to head and back down, on SQLite and PostgreSQL,
+and no model change is left without a migration."""
+
+from __future__ import annotations
+
+from tortoise.context import TortoiseContext
+
+from communepol.db.orm import (
+    applied_migrations,
+    migrate,
+    open_database,
+    pending_model_changes,
+    unapplied_migrations,
+)
+from communepol.db.orm import TORTOISE_ORM
+
+EXPECTED_TABLES = {
+    "unit", "staff", "staff_identity", "api_token", "duty_shift", "link_code", "page",
+    "channel_account", "page_channel", "contact", "consent_record", "conversation_state",
+    "follow", "household", "household_group", "household_group_member",
+    "household_relay_confirmation", "post", "post_translation", "post_attachment",
+    "publication", "alert", "alert_target", "delivery", "inbound_event", "community_group",
+    "group_message", "tip", "tip_message", "tip_attachment", "tip_event", "sla_policy",
+    "routing_rule", "alias_vault_entry", "reveal_request", "audit_event", "web_session",
+    "lease",
+}
+
+
+async def _tables(ctx: TortoiseContext) -> set[str]:
+    db = ctx.db()
+    if db.capabilities.dialect == "sqlite":
+        rows = await db.execute_query_dict("SELECT name FROM sqlite_master WHERE type='table'")
+    else:
+        rows = await db.execute_query_dict(
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+        )
+    return {row["name"] for row in rows} - {"tortoise_migrations", "sqlite_sequence"}
+
+
+async def test_the_fixture_database_is_at_head(db: TortoiseContext) -> None:
+    assert await unapplied_migrations(db) == []
+    assert await _tables(db) == EXPECTED_TABLES
+
+
+async def test_down_to_zero_and_up_again(db: TortoiseContext) -> None:
+    head = await applied_migrations(db)
+    steps = await migrate(db, "zero")
+    assert steps == ["-" + name for name in reversed(head)]
+    assert await _tables(db) == set()
+    assert await applied_migrations(db) == []
+    steps = await migrate(db)
+    assert steps == ["+" + name for name in head]
+    assert await _tables(db) == EXPECTED_TABLES
+
+
+async def test_from_an_empty_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with open_database(f"sqlite://{tmp_path}/empty.sqlite3") as ctx:
+        assert await _tables(ctx) == set()
+        assert await unapplied_migrations(ctx) != []
+        await migrate(ctx)
+        assert await unapplied_migrations(ctx) == []
+
+
+async def test_every_model_change_has_a_migration(db: TortoiseContext) -> None:
+    assert await pending_model_changes(db) == []
+
+
+def test_the_tortoise_command_sees_the_same_apps() -> None:
+    assert TORTOISE_ORM["apps"]["communepol"]["migrations"] == "communepol.db.migrations"

@@ -1,0 +1,98 @@
+"""Settings: defaults, every documented variable, and bad values stopping with one line."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from communepol.errors import SettingsError
+from communepol.settings import PREFIX, VARIABLES, Settings
+
+KEY = "k" * 40
+
+
+def env(**values: str) -> dict[str, str]:
+    return {PREFIX + name: value for name, value in values.items()}
+
+
+def test_defaults_point_at_the_working_directory(tmp_path: Path) -> None:
+    settings = Settings.from_env(env(SECRET_KEY=KEY), workdir=tmp_path)
+    assert settings.database_url == f"sqlite://{tmp_path}/communepol.sqlite3"
+    assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert settings.default_locale == "vi"
+    assert settings.telegram_api_base == "https://api.telegram.org"
+    assert settings.zalo_oa_api_base == "https://openapi.zalo.me"
+    assert settings.zalo_oauth_api_base == "https://oauth.zaloapp.com"
+    assert settings.zalo_bot_api_base == "https://bot-api.zaloplatforms.com"
+
+
+def test_platform_bases_can_point_at_local_fakes(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env(
+            SECRET_KEY=KEY,
+            TELEGRAM_API_BASE="http://127.0.0.1:18081/",
+            ZALO_BOT_API_BASE="http://127.0.0.1:18082",
+        ),
+        workdir=tmp_path,
+    )
+    assert settings.telegram_api_base == "http://127.0.0.1:18081"
+    assert settings.zalo_bot_api_base == "http://127.0.0.1:18082"
+
+
+def test_development_generates_and_keeps_a_private_secret_key(tmp_path: Path) -> None:
+    first = Settings.from_env({}, workdir=tmp_path)
+    second = Settings.from_env({}, workdir=tmp_path)
+    key_file = tmp_path / ".communepol-secret"
+    assert first.secret_key == second.secret_key
+    assert len(first.secret_key) >= 32
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+
+
+def test_production_requires_a_secret_key(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env(ENV="production"), workdir=tmp_path)
+    assert caught.value.message.startswith("COMMUNEPOL_SECRET_KEY:")
+    assert not (tmp_path / ".communepol-secret").exists()
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = Settings.from_env(env(SECRET_KEY=KEY), workdir=tmp_path)
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ENV", "staging"),
+        ("DATABASE_URL", "mysql://localhost/db"),
+        ("DATABASE_URL", "postgres://"),
+        ("DATABASE_URL", "postgres://host:notaport/db"),
+        ("SECRET_KEY", "short"),
+        ("PUBLIC_BASE_URL", "ftp://example.org"),
+        ("PUBLIC_BASE_URL", "example.org"),
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("TIMEZONE", "Asia/Hanoi_City"),
+        ("DEFAULT_LOCALE", "fr"),
+        ("LOG_LEVEL", "LOUD"),
+        ("TELEGRAM_API_BASE", "not a url"),
+        ("ZALO_OA_API_BASE", "openapi.zalo.me"),
+    ],
+)
+def test_a_bad_value_names_its_variable(tmp_path: Path, name: str, value: str) -> None:
+    values = {"SECRET_KEY": KEY, name: value}
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env(**values), workdir=tmp_path)
+    message = caught.value.message
+    assert message.startswith(f"{PREFIX}{name}: ")
+    assert "\n" not in message
+
+
+def test_every_variable_is_in_the_readme() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [v.name for v in VARIABLES if f"`{PREFIX}{v.name}`" not in readme]
+    assert missing == []
