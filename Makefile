@@ -1,0 +1,48 @@
+# communepol — `make demo` and `make test` do all the set-up on a machine with Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: install demo serve test lint typecheck i18n i18n-check migrations bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "communepol needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/communepol demo
+
+serve: install
+	$(BIN)/communepol serve --migrate
+
+lint: install
+	$(BIN)/ruff check communepol bots tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+i18n: install
+	$(BIN)/communepol i18n update
+
+i18n-check: install
+	$(BIN)/communepol i18n check
+
+test: install lint typecheck i18n-check
+	$(BIN)/pytest -q
+
+# Write a migration for model changes (then review it and commit it).
+migrations: install
+	$(BIN)/tortoise makemigrations
+
+bench: install
+	$(BIN)/python bench/units.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,372 @@
+"""The demo: what a newcomer sees first.
+
+A fresh SQLite file with the real units of Đắk Lắk, information pages for three of its real
+communes, a province supervisor and commune officers on the roster (one on duty), a buôn
+with households — five of them sharing one account, as Đắk Lắk's villages do — residents
+following the pages, and posts: published warnings and procedures, one post scheduled a few
+minutes ahead and one that recurs every Monday morning. Everything goes through the same
+services the product uses; the people are invented, the places are real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from communepol.clock import utcnow
+from communepol.crypto import Keyring
+from communepol.db.models import (
+    ChannelAccount,
+    ChannelKind,
+    ConsentPurpose,
+    ConsentRecord,
+    ContactKind,
+    DutyShift,
+    Follow,
+    FollowStatus,
+    Household,
+    HouseholdGroup,
+    HouseholdGroupMember,
+    Page,
+    Post,
+    PostCategory,
+    PostStatus,
+    PostTranslation,
+    Role,
+    ScheduleKind,
+    Staff,
+    Unit,
+    UnitLevel,
+)
+from communepol.db.orm import migrate, open_database
+from communepol.schedule import next_occurrence
+from communepol.services import audit
+from communepol.services.channels import carry_page, create_channel_account
+from communepol.services.contacts import ContactIdentity, find_or_create_contact
+from communepol.services.staff import add_staff, generate_password
+from communepol.services.units import add_hamlet, import_units, resolve_unit
+from communepol.settings import Settings
+
+DEMO_DATABASE_FILE = "communepol-demo.sqlite3"
+DEMO_PROVINCE = "66"  # Đắk Lắk
+CONSENT_TEXT_VERSION = "demo-2026-11"
+
+# (search name, page slug, page title, followers)
+DEMO_PAGES = (
+    ("ea kar", "ca-xa-ea-kar", "Công an xã Ea Kar", 7),
+    ("cu mgar", "ca-xa-cu-mgar", "Công an xã Cư M'gar", 9),
+    ("krong pac", "ca-xa-krong-pac", "Công an xã Krông Pắc", 5),
+)
+
+# (name, commune search name, on duty)
+DEMO_OFFICERS = (
+    ("Y Bhim Niê", "cu mgar", True),
+    ("H'Nga Mlô", "cu mgar", False),
+    ("Nguyễn Văn Tâm", "ea kar", True),
+    ("Trần Quốc Bảo", "krong pac", True),
+)
+
+# (head of household, members, address); the first five share one account.
+DEMO_HOUSEHOLDS = (
+    ("Y Kông Êban", 6, "Nhà 3, buôn Ea Sinh"),
+    ("H'Luyến Kbuôr", 4, "Nhà 5, buôn Ea Sinh"),
+    ("Y Sơn Mlô", 7, "Nhà 8, buôn Ea Sinh"),
+    ("H'Ngăm Niê", 3, "Nhà 11, buôn Ea Sinh"),
+    ("Y Dhăm Ayŭn", 5, "Nhà 12, buôn Ea Sinh"),
+    ("Lê Văn Cường", 4, "Nhà 20, buôn Ea Sinh"),
+    ("Phạm Thị Lan", 2, "Nhà 23, buôn Ea Sinh"),
+    ("Y Wang Byă", 8, "Nhà 27, buôn Ea Sinh"),
+)
+
+
+@dataclass
+class DemoReport:
+    base_url: str
+    communes_loaded: int = 0
+    pages: list[tuple[str, str]] = field(default_factory=list)  # (title, slug)
+    supervisor_username: str = ""
+    supervisor_password: str = ""
+    officer_codes: list[tuple[str, str, str]] = field(default_factory=list)  # name, unit, code
+    households: int = 0
+    shared_households: int = 0
+    scheduled_title: str = ""
+    scheduled_at: datetime | None = None
+
+    def lines(self) -> list[str]:
+        url = self.base_url
+        lines = [
+            "",
+            "communepol demo — Đắk Lắk",
+            "=" * 26,
+            f"{self.communes_loaded} real communes and wards of Đắk Lắk loaded from the 2025 "
+            "two-tier list.",
+            "Information pages (public web; followers reach them on Zalo, Telegram or web chat):",
+        ]
+        lines += [f"  {title:<28} {url}/p/{slug}" for title, slug in self.pages]
+        lines += [
+            f"All pages:                     {url}/",
+            "",
+            "Province supervisor (admin web login; the admin web is being built):",
+            f"  username {self.supervisor_username}   password {self.supervisor_password}",
+            "Commune officers and their one-time bot link codes (send the code to the bot):",
+        ]
+        lines += [f"  {name:<18} {unit:<24} {code}" for name, unit, code in self.officer_codes]
+        lines += [
+            "",
+            f"Buôn Ea Sinh (Xã Cư M'gar): {self.households} households; "
+            f"{self.shared_households} of them share one account and have each agreed.",
+        ]
+        if self.scheduled_at is not None:
+            lines.append(
+                f"Scheduled post: '{self.scheduled_title}' at "
+                f"{self.scheduled_at:%H:%M} UTC — watch it on the Cư M'gar page."
+            )
+        lines += [
+            "",
+            f"Health {url}/healthz · readiness {url}/readyz · metrics {url}/metrics",
+        ]
+        return lines
+
+
+def demo_database_url(workdir: Path) -> str:
+    return f"sqlite://{workdir / DEMO_DATABASE_FILE}"
+
+
+def _remove_sqlite_files(database_url: str) -> None:
+    path = Path(database_url.removeprefix("sqlite://").partition("?")[0])
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
+
+
+async def build_demo(settings: Settings) -> DemoReport:
+    """Build the demo database from nothing (an existing demo SQLite file is replaced)."""
+    if settings.is_sqlite:
+        _remove_sqlite_files(settings.database_url)
+    report = DemoReport(base_url=settings.public_base_url)
+    keyring = Keyring(settings.secret_key)
+    async with open_database(settings.database_url, create=True) as ctx:
+        await migrate(ctx)
+        await import_units(DEMO_PROVINCE)
+        report.communes_loaded = await Unit.filter(level=UnitLevel.COMMUNE).count()
+        await _seed(settings, keyring, report)
+        await audit.record("demo.built", actor_label="demo", source="cli")
+    return report
+
+
+async def _seed(settings: Settings, keyring: Keyring, report: DemoReport) -> None:
+    now = utcnow()
+    province = await resolve_unit(DEMO_PROVINCE, level=UnitLevel.PROVINCE)
+    webchat = await create_channel_account(keyring, kind=ChannelKind.WEBCHAT, name="Web chat")
+
+    pages: dict[str, Page] = {}
+    communes: dict[str, Unit] = {}
+    resident = 0
+    for search, slug, title, followers in DEMO_PAGES:
+        commune = await resolve_unit(search, level=UnitLevel.COMMUNE)
+        communes[search] = commune
+        page = await Page.create(
+            unit=commune,
+            slug=slug,
+            title=title,
+            description=(
+                f"Trang thông tin của {title}: cảnh báo tội phạm, lừa đảo, thủ tục hành chính "
+                "và tiếp nhận tin báo của người dân."
+            ),
+            approval_categories=[PostCategory.MISSING_PERSON.value],
+        )
+        await carry_page(webchat, page)
+        pages[search] = page
+        report.pages.append((title, slug))
+        for _ in range(followers):
+            resident += 1
+            contact, _created = await find_or_create_contact(
+                keyring,
+                webchat,
+                ContactIdentity(f"demo-resident-{resident}"),
+                locale="vi" if resident % 4 else "en",
+            )
+            await _follow(contact.id, page)
+
+    password = generate_password()
+    supervisor = await add_staff(
+        keyring,
+        full_name="Lê Thị Hồng Nhung",
+        unit=province,
+        role=Role.SUPERVISOR,
+        phone="0905 123 456",
+        username="giamsat",
+        password=password,
+        source="demo",
+    )
+    report.supervisor_username = "giamsat"
+    report.supervisor_password = password
+
+    for name, search, on_duty in DEMO_OFFICERS:
+        enrolment = await add_staff(
+            keyring,
+            full_name=name,
+            unit=communes[search],
+            role=Role.OFFICER,
+            created_by=supervisor.staff,
+            source="demo",
+        )
+        report.officer_codes.append((name, communes[search].name, enrolment.link_code))
+        if on_duty:
+            await DutyShift.create(
+                staff=enrolment.staff, unit=communes[search], started_at=now - timedelta(hours=2)
+            )
+
+    await _households(keyring, webchat, communes["cu mgar"], supervisor.staff, report)
+    await _posts(settings, pages, supervisor.staff, now, report)
+
+
+async def _follow(contact_id: int, page: Page) -> None:
+    await Follow.create(page=page, contact_id=contact_id, status=FollowStatus.ACTIVE, source="qr")
+    await ConsentRecord.create(
+        contact_id=contact_id,
+        purpose=ConsentPurpose.FOLLOW,
+        granted=True,
+        text_version=CONSENT_TEXT_VERSION,
+        locale="vi",
+    )
+
+
+async def _households(
+    keyring: Keyring, webchat: ChannelAccount, commune: Unit, officer: Staff, report: DemoReport
+) -> None:
+    hamlet = await add_hamlet(commune, "Ea Sinh", kind="Buôn")
+    households = [
+        await Household.create(
+            hamlet=hamlet, head_name=head, members_count=members, address=address,
+            created_by=officer,
+        )
+        for head, members, address in DEMO_HOUSEHOLDS
+    ]
+    representative, _ = await find_or_create_contact(
+        keyring,
+        webchat,
+        ContactIdentity("demo-shared-ea-sinh", display_name="Y Kông Êban"),
+        locale="vi",
+        kind=ContactKind.SHARED_HOUSEHOLD,
+    )
+    group = await HouseholdGroup.create(
+        unit=hamlet,
+        name="Nhóm 5 hộ buôn Ea Sinh",
+        representative=representative,
+        created_by=officer,
+        linked_at=utcnow(),
+    )
+    for household in households[:5]:
+        await HouseholdGroupMember.create(
+            group=group, household=household, consent_confirmed_at=utcnow()
+        )
+        await ConsentRecord.create(
+            contact=representative,
+            purpose=ConsentPurpose.SHARED_ACCOUNT,
+            granted=True,
+            text_version=CONSENT_TEXT_VERSION,
+            locale="vi",
+            household_id=household.id,
+        )
+    report.households = len(households)
+    report.shared_households = 5
+
+
+async def _post(
+    page: Page,
+    author: Staff,
+    category: PostCategory,
+    status: PostStatus,
+    vi: tuple[str, str],
+    en: tuple[str, str] | None = None,
+    **fields: object,
+) -> Post:
+    post = await Post.create(page=page, category=category, status=status, author=author, **fields)
+    await PostTranslation.create(post=post, locale="vi", title=vi[0], body=vi[1])
+    if en is not None:
+        await PostTranslation.create(post=post, locale="en", title=en[0], body=en[1])
+    return post
+
+
+async def _posts(
+    settings: Settings, pages: dict[str, Page], author: Staff, now: datetime, report: DemoReport
+) -> None:
+    published = {"schedule_kind": ScheduleKind.NOW}
+    await _post(
+        pages["ea kar"], author, PostCategory.FRAUD_WARNING, PostStatus.PUBLISHED,
+        (
+            "Cảnh báo: giả danh công an gọi điện yêu cầu chuyển tiền",
+            "Công an không bao giờ gọi điện yêu cầu người dân chuyển tiền, cung cấp mã OTP "
+            "hay cài ứng dụng lạ. Nếu bị lừa chuyển tiền, hãy gọi ngay ngân hàng để phong toả "
+            "tài khoản và báo cho công an xã qua trang này.",
+        ),
+        (
+            "Warning: callers posing as police asking for money transfers",
+            "The police never call to ask you to transfer money, give an OTP code or install "
+            "an app. If you sent money, call your bank at once to freeze the account, then "
+            "tell the commune police through this page.",
+        ),
+        published_at=now - timedelta(days=1, hours=3), **published,
+    )
+    await _post(
+        pages["cu mgar"], author, PostCategory.PROCEDURE, PostStatus.PUBLISHED,
+        (
+            "Hướng dẫn đăng ký thường trú trực tuyến",
+            "Người dân có thể nộp hồ sơ đăng ký thường trú qua Cổng dịch vụ công quốc gia. "
+            "Chuẩn bị: căn cước, giấy tờ chứng minh chỗ ở hợp pháp. Cán bộ công an xã hỗ trợ "
+            "tại trụ sở vào giờ hành chính.",
+        ),
+        (
+            "How to register permanent residence online",
+            "Residents can file for permanent residence on the National Public Service Portal. "
+            "Bring your ID card and proof of lawful residence; officers help at the commune "
+            "office during working hours.",
+        ),
+        published_at=now - timedelta(hours=20), **published,
+    )
+    scheduled_at = (now + timedelta(minutes=5)).replace(second=0, microsecond=0)
+    scheduled_title = "Họp dân buôn Ea Sinh về an ninh trật tự"
+    await _post(
+        pages["cu mgar"], author, PostCategory.ANNOUNCEMENT, PostStatus.SCHEDULED,
+        (
+            scheduled_title,
+            "Tối thứ Bảy, 19:00, tại nhà văn hoá buôn Ea Sinh: công an xã trao đổi về phòng "
+            "chống trộm cắp và tín dụng đen. Mời đại diện các hộ gia đình tham dự.",
+        ),
+        (
+            "Ea Sinh village meeting on security",
+            "Saturday 19:00 at the Ea Sinh community hall: the commune police talk about "
+            "theft and illegal lending. One person from each household, please.",
+        ),
+        schedule_kind=ScheduleKind.ONCE, next_run_at=scheduled_at,
+    )
+    report.scheduled_title = scheduled_title
+    report.scheduled_at = scheduled_at
+    cron = "0 7 * * mon"
+    await _post(
+        pages["krong pac"], author, PostCategory.CRIME_WARNING, PostStatus.SCHEDULED,
+        (
+            "Nhắc nhở đầu tuần: khoá xe, khoá cổng",
+            "Trộm xe máy thường xảy ra vào ban đêm. Khoá cổ xe, khoá cổng và không để chìa "
+            "khoá trên xe. Thấy người lạ khả nghi, báo ngay cho công an xã.",
+        ),
+        (
+            "Monday reminder: lock your motorbike and gate",
+            "Motorbike thefts happen at night. Lock the steering, lock the gate and never "
+            "leave the key in the bike. Tell the commune police about anyone suspicious.",
+        ),
+        schedule_kind=ScheduleKind.CRON, cron_expression=cron,
+        next_run_at=next_occurrence(cron, now, settings.tz),
+    )
+    await _post(
+        pages["krong pac"], author, PostCategory.HEALTH, PostStatus.PUBLISHED,
+        (
+            "Phòng chống sốt xuất huyết mùa mưa",
+            "Đậy kín dụng cụ chứa nước, thu gom vật dụng phế thải, ngủ màn. Khi sốt cao liên "
+            "tục, đưa người bệnh đến trạm y tế xã.",
+        ),
+        published_at=now - timedelta(days=3), **published,
+    )

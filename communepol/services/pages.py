@@ -1,0 +1,118 @@
+"""Pages as the public sees them: the list of pages and one page with its posts.
+
+Read-only for now; creating and publishing posts arrives with the information-pages work.
+A post is shown in the reader's language when translated, else in the page's language, else
+in whatever language it was written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.functions import Count
+
+from communepol.db.models import Follow, FollowStatus, Page, Post, PostStatus, PostTranslation
+from communepol.errors import NotFound
+
+
+@dataclass(frozen=True)
+class PageSummary:
+    slug: str
+    title: str
+    unit_name: str
+    followers: int
+
+
+@dataclass(frozen=True)
+class PostView:
+    id: int
+    category: str
+    title: str
+    body: str
+    locale: str
+    published_at: datetime | None
+    scheduled_for: datetime | None
+    recurring: bool
+
+
+@dataclass(frozen=True)
+class PublicPage:
+    slug: str
+    title: str
+    description: str
+    unit_name: str
+    followers: int
+    published: list[PostView]
+    upcoming: list[PostView]
+
+
+def pick_translation(
+    translations: Iterable[PostTranslation], locale: str, fallback_locale: str
+) -> PostTranslation | None:
+    """The reader's language, else the page's, else the first written."""
+    by_locale = {t.locale: t for t in translations}
+    return by_locale.get(locale) or by_locale.get(fallback_locale) or next(
+        iter(sorted(by_locale.values(), key=lambda t: t.id)), None
+    )
+
+
+async def _follower_counts(page_ids: list[int]) -> dict[int, int]:
+    rows = (
+        await Follow.filter(page_id__in=page_ids, status=FollowStatus.ACTIVE)
+        .group_by("page_id")
+        .annotate(n=Count("id"))
+        .values_list("page_id", "n")
+    )
+    return {int(page_id): int(n) for page_id, n in rows}
+
+
+async def list_public_pages() -> list[PageSummary]:
+    pages = await Page.filter(active=True).select_related("unit").order_by("title")
+    counts = await _follower_counts([p.id for p in pages])
+    return [PageSummary(p.slug, p.title, p.unit.name, counts.get(p.id, 0)) for p in pages]
+
+
+def _post_view(post: Post, locale: str, fallback: str) -> PostView | None:
+    translation = pick_translation(post.translations, locale, fallback)
+    if translation is None:
+        return None
+    return PostView(
+        id=post.id,
+        category=str(post.category),
+        title=translation.title,
+        body=translation.body,
+        locale=translation.locale,
+        published_at=post.published_at,
+        scheduled_for=post.next_run_at,
+        recurring=post.cron_expression is not None,
+    )
+
+
+async def public_page(slug: str, locale: str, *, limit: int = 20) -> PublicPage:
+    page = await Page.filter(slug=slug, active=True).select_related("unit").first()
+    if page is None:
+        raise NotFound("page not found")
+    published = (
+        await Post.filter(page_id=page.id, status=PostStatus.PUBLISHED)
+        .order_by("-published_at")
+        .limit(limit)
+        .prefetch_related("translations")
+    )
+    upcoming = (
+        await Post.filter(page_id=page.id, status=PostStatus.SCHEDULED)
+        .order_by("next_run_at")
+        .limit(limit)
+        .prefetch_related("translations")
+    )
+    counts = await _follower_counts([page.id])
+    return PublicPage(
+        slug=page.slug,
+        title=page.title,
+        description=page.description,
+        unit_name=page.unit.name,
+        followers=counts.get(page.id, 0),
+        published=[v for p in published if (v := _post_view(p, locale, page.default_locale))],
+        upcoming=[v for p in upcoming if (v := _post_view(p, locale, page.default_locale))],
+    )

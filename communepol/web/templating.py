@@ -1,0 +1,47 @@
+"""Server-rendered pages: Jinja2 with autoescaping, and the reader's language per request.
+
+The language comes from ``?lang=``, then the ``lang`` cookie, then Accept-Language, then the
+default (Vietnamese). Templates call ``_()``, ``ngettext()``, ``format_datetime()`` and
+``format_number()``, all bound to that language.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from communepol import keys
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+def request_locale(request: web.Request) -> str:
+    i18n = request.app[keys.I18N]
+    chosen = request.query.get("lang") or request.cookies.get("lang")
+    if chosen:
+        return i18n.normalize_locale(chosen)
+    return i18n.negotiate(request.headers.get("Accept-Language"))
+
+
+async def _locale_context(request: web.Request) -> dict[str, Any]:
+    locale = request_locale(request)
+    settings = request.app[keys.SETTINGS]
+    context: dict[str, Any] = dict(request.app[keys.I18N].template_globals(locale, settings.tz))
+    context["locale"] = locale
+    return context
+
+
+def setup_templates(app: web.Application) -> None:
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        context_processors=[_locale_context],
+    )
+    app.router.add_static("/static", STATIC, name="static", append_version=True)
