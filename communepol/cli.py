@@ -199,13 +199,16 @@ async def cmd_i18n_update(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_i18n_check(args: argparse.Namespace, settings: Settings) -> int:
-    from communepol.catalogs import stale_messages
+    from communepol.catalogs import check_catalogs
 
-    problems = stale_messages(args.root)
+    problems = check_catalogs(args.root)
     for line in problems:
         _out(line)
     if problems:
-        _out("locales/messages.pot is stale: run `make i18n`")
+        _out(
+            "translation catalogs need work: run `make i18n`, then translate "
+            "locales/vi/LC_MESSAGES/messages.po"
+        )
         return EXIT_REFUSED
     _out("catalogs are up to date")
     return 0

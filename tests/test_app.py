@@ -58,11 +58,6 @@ async def test_security_headers(client: TestClient[Any, Any]) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-async def test_oversized_body_is_413(client: TestClient[Any, Any]) -> None:
-    response = await client.post("/healthz", data=b"x" * (1024 * 1024 + 1))
-    assert response.status == 413
-
-
 async def test_index_speaks_vietnamese_by_default_and_english_on_request(
     client: TestClient[Any, Any],
 ) -> None:

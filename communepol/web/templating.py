@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from communepol import keys
+from communepol.i18n import POST_CATEGORY_LABELS
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -31,8 +32,10 @@ def request_locale(request: web.Request) -> str:
 async def _locale_context(request: web.Request) -> dict[str, Any]:
     locale = request_locale(request)
     settings = request.app[keys.SETTINGS]
-    context: dict[str, Any] = dict(request.app[keys.I18N].template_globals(locale, settings.tz))
+    i18n = request.app[keys.I18N]
+    context: dict[str, Any] = dict(i18n.template_globals(locale, settings.tz))
     context["locale"] = locale
+    context["category_label"] = lambda value: i18n.gettext(locale, POST_CATEGORY_LABELS[value])
     return context
 
 
@@ -44,4 +47,5 @@ def setup_templates(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
         context_processors=[_locale_context],
     )
+    app[aiohttp_jinja2.static_root_key] = "/static"
     app.router.add_static("/static", STATIC, name="static", append_version=True)
