@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,11 @@ EXIT_INTERNAL = 70
 
 def _out(line: str = "") -> None:
     print(line, flush=True)
+
+
+def _local(moment: datetime, settings: Settings) -> str:
+    """A time for the operator: in the people's timezone, with the zone named."""
+    return f"{moment.astimezone(settings.tz):%Y-%m-%d %H:%M} {settings.timezone}"
 
 
 def _exit_code(err: CommunepolError) -> int:
@@ -106,20 +112,32 @@ async def cmd_units_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_units_search(args: argparse.Namespace, settings: Settings) -> int:
-    from communepol.db.models import UnitLevel
+    from communepol.db.models import Unit, UnitLevel
     from communepol.services.units import search_units
 
     level = UnitLevel(args.level) if args.level else None
     async with open_database(settings.database_url) as ctx:
         await _require_schema(ctx)
         units = await search_units(args.query, level=level, limit=args.limit)
+        await Unit.fetch_for_list(units, "parent")
         for unit in units:
-            await unit.fetch_related("parent")
             parent = f"  ({unit.parent.name})" if unit.parent else ""
             _out(f"{unit.code or '-':>6}  {unit.name}{parent}")
     if not units:
         _out("no unit matches")
         return EXIT_REFUSED
+    return 0
+
+
+async def cmd_units_add_hamlet(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.db.models import UnitLevel
+    from communepol.services.units import add_hamlet, resolve_unit
+
+    async with open_database(settings.database_url) as ctx:
+        await _require_schema(ctx)
+        commune = await resolve_unit(args.commune, level=UnitLevel.COMMUNE)
+        hamlet = await add_hamlet(commune, args.name, kind=args.kind)
+    _out(f"{hamlet.name} added under {commune.name}")
     return 0
 
 
@@ -158,10 +176,11 @@ async def cmd_admin_create(args: argparse.Namespace, settings: Settings) -> int:
             username=args.username,
             password=password,
         )
+    expires = enrolment.link_code_expires_at
     _out(f"admin {enrolment.staff.username} created for {unit.name}")
     if generated:
         _out(f"password: {password}")
-    _out(f"bot link code: {enrolment.link_code} (valid until {enrolment.link_code_expires_at:%Y-%m-%d %H:%M} UTC)")
+    _out(f"bot link code: {enrolment.link_code} (valid until {_local(expires, settings)})")
     return 0
 
 
@@ -182,8 +201,8 @@ async def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
         )
     _out(f"{enrolment.staff.full_name} is on the roster of {unit.name} as {role.value}")
     _out(
-        f"one-time link code: {enrolment.link_code} "
-        f"(send it to the bot; valid until {enrolment.link_code_expires_at:%Y-%m-%d %H:%M} UTC)"
+        f"one-time link code: {enrolment.link_code} (send it to the bot; "
+        f"valid until {_local(enrolment.link_code_expires_at, settings)})"
     )
     return 0
 
@@ -235,6 +254,10 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     settings = _with_listen(settings, args)
     if "COMMUNEPOL_DATABASE_URL" not in os.environ:
         settings = dataclasses.replace(settings, database_url=demo_database_url(Path.cwd()))
+    if "COMMUNEPOL_PUBLIC_BASE_URL" not in os.environ:
+        # Print the URLs the demo actually answers on.
+        base = f"http://{settings.host}:{settings.port}"
+        settings = dataclasses.replace(settings, public_base_url=base)
     report = await build_demo(settings)
     for line in report.lines():
         _out(line)
@@ -336,6 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
     units_search.add_argument("query", help="a name in any accent or case, e.g. 'cu mgar'")
     units_search.add_argument("--level", choices=["province", "district", "commune", "hamlet"])
     units_search.add_argument("--limit", type=int, default=10)
+
+    add_hamlet = add(
+        unit_commands,
+        "add-hamlet",
+        cmd_units_add_hamlet,
+        "Add a hamlet (thôn, buôn, tổ dân phố …) under a commune.",
+    )
+    add_hamlet.add_argument("--commune", required=True, help="commune code or name")
+    add_hamlet.add_argument("--name", required=True, help="hamlet name, e.g. 'Ea Sinh'")
+    add_hamlet.add_argument(
+        "--kind", default="Thôn", help="Thôn (default), Buôn, Tổ dân phố, Ấp, Bản, Làng …"
+    )
 
     admin = commands.add_parser("admin", help="Administrators.", description="Administrators.")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")

@@ -17,7 +17,9 @@ import logging
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 from tortoise.context import TortoiseContext
 from tortoise.exceptions import DBConnectionError, OperationalError
 from tortoise.migrations.autodetector import MigrationAutodetector
@@ -87,11 +89,13 @@ async def open_database(
 
     ``create`` creates a missing PostgreSQL database; SQLite files are always created.
     """
+    if create and not database_url.startswith("sqlite://"):
+        await _create_postgres_database(database_url)
     ctx = TortoiseContext()
     ctx.__enter__()
     try:
         try:
-            await ctx.init(config=tortoise_config(database_url), _create_db=create)
+            await ctx.init(config=tortoise_config(database_url))
         except (DBConnectionError, OperationalError, OSError) as err:
             raise Unavailable(f"the database cannot be opened ({type(err).__name__})") from err
         await check_database(ctx)
@@ -102,6 +106,26 @@ async def open_database(
             # Raises only when exited from another task's context; the connections are
             # already closed, which is what matters.
             ctx.__exit__(None, None, None)
+
+
+async def _create_postgres_database(database_url: str) -> None:
+    """Create the database named in ``database_url`` unless it exists (Tortoise's own
+    ``_create_db`` fails when it does)."""
+    parts = urlsplit(database_url)
+    name = parts.path.strip("/")
+    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    try:
+        conn = await asyncpg.connect(maintenance)
+    except (OSError, asyncpg.PostgresError) as err:
+        raise Unavailable(f"the database server cannot be reached ({type(err).__name__})") from err
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            quoted = '"' + name.replace('"', '""') + '"'
+            await conn.execute(f"CREATE DATABASE {quoted}")
+    except asyncpg.DuplicateDatabaseError:
+        pass  # created concurrently by another process
+    finally:
+        await conn.close()
 
 
 def _executor(ctx: TortoiseContext) -> MigrationExecutor:

@@ -84,6 +84,7 @@ DEMO_HOUSEHOLDS = (
 @dataclass
 class DemoReport:
     base_url: str
+    timezone: str
     communes_loaded: int = 0
     pages: list[tuple[str, str]] = field(default_factory=list)  # (title, slug)
     supervisor_username: str = ""
@@ -120,8 +121,9 @@ class DemoReport:
         ]
         if self.scheduled_at is not None:
             lines.append(
-                f"Scheduled post: '{self.scheduled_title}' at "
-                f"{self.scheduled_at:%H:%M} UTC — watch it on the Cư M'gar page."
+                f"Scheduled post on the Cư M'gar page: '{self.scheduled_title}', due "
+                f"{self.scheduled_at:%H:%M} ({self.timezone}); a Monday 07:00 reminder recurs "
+                "on Krông Pắc. (Publishing them arrives with the information-pages work.)"
             )
         lines += [
             "",
@@ -145,7 +147,7 @@ async def build_demo(settings: Settings) -> DemoReport:
     """Build the demo database from nothing (an existing demo SQLite file is replaced)."""
     if settings.is_sqlite:
         _remove_sqlite_files(settings.database_url)
-    report = DemoReport(base_url=settings.public_base_url)
+    report = DemoReport(base_url=settings.public_base_url, timezone=settings.timezone)
     keyring = Keyring(settings.secret_key)
     async with open_database(settings.database_url, create=True) as ctx:
         await migrate(ctx)
@@ -240,7 +242,10 @@ async def _households(
     hamlet = await add_hamlet(commune, "Ea Sinh", kind="Buôn")
     households = [
         await Household.create(
-            hamlet=hamlet, head_name=head, members_count=members, address=address,
+            hamlet=hamlet,
+            head_name=head,
+            members_count=members,
+            address=address,
             created_by=officer,
         )
         for head, members, address in DEMO_HOUSEHOLDS
@@ -282,9 +287,27 @@ async def _post(
     status: PostStatus,
     vi: tuple[str, str],
     en: tuple[str, str] | None = None,
-    **fields: object,
+    *,
+    published_at: datetime | None = None,
+    next_run_at: datetime | None = None,
+    cron_expression: str | None = None,
 ) -> Post:
-    post = await Post.create(page=page, category=category, status=status, author=author, **fields)
+    if cron_expression:
+        schedule_kind = ScheduleKind.CRON
+    elif next_run_at:
+        schedule_kind = ScheduleKind.ONCE
+    else:
+        schedule_kind = ScheduleKind.NOW
+    post = await Post.create(
+        page=page,
+        category=category,
+        status=status,
+        author=author,
+        schedule_kind=schedule_kind,
+        published_at=published_at,
+        next_run_at=next_run_at,
+        cron_expression=cron_expression,
+    )
     await PostTranslation.create(post=post, locale="vi", title=vi[0], body=vi[1])
     if en is not None:
         await PostTranslation.create(post=post, locale="en", title=en[0], body=en[1])
@@ -294,9 +317,11 @@ async def _post(
 async def _posts(
     settings: Settings, pages: dict[str, Page], author: Staff, now: datetime, report: DemoReport
 ) -> None:
-    published = {"schedule_kind": ScheduleKind.NOW}
     await _post(
-        pages["ea kar"], author, PostCategory.FRAUD_WARNING, PostStatus.PUBLISHED,
+        pages["ea kar"],
+        author,
+        PostCategory.FRAUD_WARNING,
+        PostStatus.PUBLISHED,
         (
             "Cảnh báo: giả danh công an gọi điện yêu cầu chuyển tiền",
             "Công an không bao giờ gọi điện yêu cầu người dân chuyển tiền, cung cấp mã OTP "
@@ -309,10 +334,13 @@ async def _posts(
             "an app. If you sent money, call your bank at once to freeze the account, then "
             "tell the commune police through this page.",
         ),
-        published_at=now - timedelta(days=1, hours=3), **published,
+        published_at=now - timedelta(days=1, hours=3),
     )
     await _post(
-        pages["cu mgar"], author, PostCategory.PROCEDURE, PostStatus.PUBLISHED,
+        pages["cu mgar"],
+        author,
+        PostCategory.PROCEDURE,
+        PostStatus.PUBLISHED,
         (
             "Hướng dẫn đăng ký thường trú trực tuyến",
             "Người dân có thể nộp hồ sơ đăng ký thường trú qua Cổng dịch vụ công quốc gia. "
@@ -325,12 +353,15 @@ async def _posts(
             "Bring your ID card and proof of lawful residence; officers help at the commune "
             "office during working hours.",
         ),
-        published_at=now - timedelta(hours=20), **published,
+        published_at=now - timedelta(hours=20),
     )
     scheduled_at = (now + timedelta(minutes=5)).replace(second=0, microsecond=0)
     scheduled_title = "Họp dân buôn Ea Sinh về an ninh trật tự"
     await _post(
-        pages["cu mgar"], author, PostCategory.ANNOUNCEMENT, PostStatus.SCHEDULED,
+        pages["cu mgar"],
+        author,
+        PostCategory.ANNOUNCEMENT,
+        PostStatus.SCHEDULED,
         (
             scheduled_title,
             "Tối thứ Bảy, 19:00, tại nhà văn hoá buôn Ea Sinh: công an xã trao đổi về phòng "
@@ -341,13 +372,16 @@ async def _posts(
             "Saturday 19:00 at the Ea Sinh community hall: the commune police talk about "
             "theft and illegal lending. One person from each household, please.",
         ),
-        schedule_kind=ScheduleKind.ONCE, next_run_at=scheduled_at,
+        next_run_at=scheduled_at,
     )
     report.scheduled_title = scheduled_title
-    report.scheduled_at = scheduled_at
+    report.scheduled_at = scheduled_at.astimezone(settings.tz)
     cron = "0 7 * * mon"
     await _post(
-        pages["krong pac"], author, PostCategory.CRIME_WARNING, PostStatus.SCHEDULED,
+        pages["krong pac"],
+        author,
+        PostCategory.CRIME_WARNING,
+        PostStatus.SCHEDULED,
         (
             "Nhắc nhở đầu tuần: khoá xe, khoá cổng",
             "Trộm xe máy thường xảy ra vào ban đêm. Khoá cổ xe, khoá cổng và không để chìa "
@@ -358,15 +392,18 @@ async def _posts(
             "Motorbike thefts happen at night. Lock the steering, lock the gate and never "
             "leave the key in the bike. Tell the commune police about anyone suspicious.",
         ),
-        schedule_kind=ScheduleKind.CRON, cron_expression=cron,
+        cron_expression=cron,
         next_run_at=next_occurrence(cron, now, settings.tz),
     )
     await _post(
-        pages["krong pac"], author, PostCategory.HEALTH, PostStatus.PUBLISHED,
+        pages["krong pac"],
+        author,
+        PostCategory.HEALTH,
+        PostStatus.PUBLISHED,
         (
             "Phòng chống sốt xuất huyết mùa mưa",
             "Đậy kín dụng cụ chứa nước, thu gom vật dụng phế thải, ngủ màn. Khi sốt cao liên "
             "tục, đưa người bệnh đến trạm y tế xã.",
         ),
-        published_at=now - timedelta(days=3), **published,
+        published_at=now - timedelta(days=3),
     )

@@ -56,7 +56,9 @@ def parse_role(value: str) -> Role:
         return Role(value.strip().lower())
     except ValueError as err:
         allowed = ", ".join(r.value for r in Role)
-        raise ValidationError(f"unknown role {value!r}: use one of {allowed}", field="role") from err
+        raise ValidationError(
+            f"unknown role {value!r}: use one of {allowed}", field="role"
+        ) from err
 
 
 def normalize_phone(value: str) -> str:
@@ -131,8 +133,10 @@ def normalize_link_code(value: str) -> str:
 def _check_role_unit(role: Role, unit: Unit) -> None:
     if unit.level not in ROLE_LEVELS[role]:
         levels = " or ".join(level.value for level in ROLE_LEVELS[role])
+        article = "an" if role.value[0] in "aeiou" else "a"
         raise ValidationError(
-            f"a {role.value} must belong to a {levels}; {unit.name} is a {unit.level.value}",
+            f"{article} {role.value} must belong to a {levels}; "
+            f"{unit.name} is a {unit.level.value}",
             field="unit",
         )
 
