@@ -24,6 +24,7 @@ serve: install
 
 lint: install
 	$(BIN)/ruff check communepol bots tests bench
+	$(BIN)/ruff format --check communepol bots tests bench
 
 typecheck: install
 	$(BIN)/mypy

@@ -37,7 +37,9 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("ENV", "development", "`development` or `production`; production demands a secret key"),
+    Variable(
+        "ENV", "development", "`development` or `production`; production demands a secret key"
+    ),
     Variable(
         "DATABASE_URL",
         "sqlite://communepol.sqlite3",
@@ -46,7 +48,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "SECRET_KEY",
         "(generated into SECRET_KEY_FILE outside production)",
-        "at least 32 characters; keys for stored secrets, the alias vault and sessions derive from it",
+        "at least 32 characters; keys for stored secrets, the vault and sessions derive from it",
     ),
     Variable(
         "SECRET_KEY_FILE",
@@ -63,9 +65,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("TELEGRAM_API_BASE", "https://api.telegram.org", "Telegram Bot API server"),
     Variable("ZALO_OA_API_BASE", "https://openapi.zalo.me", "Zalo Official Account Open API"),
     Variable("ZALO_OAUTH_API_BASE", "https://oauth.zaloapp.com", "Zalo OAuth v4 server"),
-    Variable(
-        "ZALO_BOT_API_BASE", "https://bot-api.zaloplatforms.com", "Zalo Bot API server"
-    ),
+    Variable("ZALO_BOT_API_BASE", "https://bot-api.zaloplatforms.com", "Zalo Bot API server"),
 )
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

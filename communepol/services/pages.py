@@ -53,8 +53,10 @@ def pick_translation(
 ) -> PostTranslation | None:
     """The reader's language, else the page's, else the first written."""
     by_locale = {t.locale: t for t in translations}
-    return by_locale.get(locale) or by_locale.get(fallback_locale) or next(
-        iter(sorted(by_locale.values(), key=lambda t: t.id)), None
+    return (
+        by_locale.get(locale)
+        or by_locale.get(fallback_locale)
+        or next(iter(sorted(by_locale.values(), key=lambda t: t.id)), None)
     )
 
 

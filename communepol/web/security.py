@@ -13,9 +13,7 @@ CSP = (
 
 
 @web.middleware
-async def security_headers_middleware(
-    request: web.Request, handler: Handler
-) -> web.StreamResponse:
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)

@@ -26,12 +26,21 @@ KEYRING = Keyring("r" * 40)
 @pytest.fixture
 async def units(db: TortoiseContext) -> dict[str, Unit]:
     province = await Unit.create(
-        code="66", level=UnitLevel.PROVINCE, kind="Tỉnh", name="Tỉnh Đắk Lắk",
-        name_folded="dak lak", path="/",
+        code="66",
+        level=UnitLevel.PROVINCE,
+        kind="Tỉnh",
+        name="Tỉnh Đắk Lắk",
+        name_folded="dak lak",
+        path="/",
     )
     commune = await Unit.create(
-        code="24181", level=UnitLevel.COMMUNE, kind="Xã", name="Xã Ea Kar",
-        name_folded="ea kar", parent=province, path=f"/{province.id}/",
+        code="24181",
+        level=UnitLevel.COMMUNE,
+        kind="Xã",
+        name="Xã Ea Kar",
+        name_folded="ea kar",
+        parent=province,
+        path=f"/{province.id}/",
     )
     return {"province": province, "commune": commune}
 
@@ -62,7 +71,10 @@ def test_unknown_role_lists_the_roles() -> None:
 
 async def test_officer_is_added_with_a_link_code_and_audited(units: dict[str, Unit]) -> None:
     enrolment = await add_staff(
-        KEYRING, full_name="  Nguyễn  Văn Tâm ", unit=units["commune"], role=Role.OFFICER,
+        KEYRING,
+        full_name="  Nguyễn  Văn Tâm ",
+        unit=units["commune"],
+        role=Role.OFFICER,
         phone="0912345678",
     )
     staff = await Staff.get(id=enrolment.staff.id)
@@ -97,8 +109,12 @@ async def test_bad_phone_writes_nothing(units: dict[str, Unit]) -> None:
 
 async def test_admin_password_is_argon2id_and_username_unique(units: dict[str, Unit]) -> None:
     enrolment = await add_staff(
-        KEYRING, full_name="Lê Nhung", unit=units["province"], role=Role.ADMIN,
-        username="Quantri", password="correct horse battery",
+        KEYRING,
+        full_name="Lê Nhung",
+        unit=units["province"],
+        role=Role.ADMIN,
+        username="Quantri",
+        password="correct horse battery",
     )
     stored = await Staff.get(id=enrolment.staff.id)
     assert stored.username == "quantri"
@@ -107,8 +123,12 @@ async def test_admin_password_is_argon2id_and_username_unique(units: dict[str, U
     assert not verify_password(stored.password_hash, "wrong horse battery")
     with pytest.raises(Conflict):
         await add_staff(
-            KEYRING, full_name="Another", unit=units["province"], role=Role.ADMIN,
-            username="quantri", password="another long password",
+            KEYRING,
+            full_name="Another",
+            unit=units["province"],
+            role=Role.ADMIN,
+            username="quantri",
+            password="another long password",
         )
     assert await Staff.all().count() == 1
 
@@ -116,8 +136,12 @@ async def test_admin_password_is_argon2id_and_username_unique(units: dict[str, U
 async def test_short_password_is_refused(units: dict[str, Unit]) -> None:
     with pytest.raises(ValidationError, match="at least 12"):
         await add_staff(
-            KEYRING, full_name="Lê Nhung", unit=units["province"], role=Role.ADMIN,
-            username="quantri", password="short",
+            KEYRING,
+            full_name="Lê Nhung",
+            unit=units["province"],
+            role=Role.ADMIN,
+            username="quantri",
+            password="short",
         )
 
 

@@ -23,12 +23,12 @@ class AuditEvent(Model):
     unit_id = fields.IntField(null=True)
     source = fields.CharField(max_length=16, default="system")  # web, api, bot, cli, system
     ip = fields.CharField(max_length=45, null=True)
-    data: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    data: dict[str, Any] = fields.JSONField(default=dict)
 
     class Meta:
         table = "audit_event"
-        indexes = [
+        indexes = (
             Index(fields=("at",), name="audit_at_idx"),
             Index(fields=("unit_id", "at"), name="audit_unit_at_idx"),
             Index(fields=("actor_staff_id", "at"), name="audit_actor_at_idx"),
-        ]
+        )

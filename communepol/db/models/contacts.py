@@ -38,9 +38,7 @@ class Contact(Model):
     identity_sealed = fields.TextField()
     kind = fields.CharEnumField(ContactKind, max_length=20, default=ContactKind.PERSON)
     locale = fields.CharField(max_length=8, null=True)
-    reachability = fields.CharEnumField(
-        Reachability, max_length=16, default=Reachability.REACHABLE
-    )
+    reachability = fields.CharEnumField(Reachability, max_length=16, default=Reachability.REACHABLE)
     unreachable_reason = fields.CharField(max_length=200, null=True)
     last_inbound_at = fields.DatetimeField(null=True)
     last_inbound_message_id = fields.CharField(max_length=128, null=True)
@@ -84,7 +82,7 @@ class ConversationState(Model):
     )
     flow = fields.CharField(max_length=64)
     step = fields.CharField(max_length=64)
-    data: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    data: dict[str, Any] = fields.JSONField(default=dict)
     updated_at = fields.DatetimeField(auto_now=True)
     expires_at = fields.DatetimeField(null=True)
 

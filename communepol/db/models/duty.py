@@ -27,4 +27,4 @@ class DutyShift(Model):
 
     class Meta:
         table = "duty_shift"
-        indexes = [Index(fields=("unit_id", "ended_at"), name="duty_unit_open_idx")]
+        indexes = (Index(fields=("unit_id", "ended_at"), name="duty_unit_open_idx"),)

@@ -37,4 +37,4 @@ class Follow(Model):
     class Meta:
         table = "follow"
         unique_together = (("page", "contact"),)
-        indexes = [Index(fields=("page_id", "status"), name="follow_page_status_idx")]
+        indexes = (Index(fields=("page_id", "status"), name="follow_page_status_idx"),)

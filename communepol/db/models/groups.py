@@ -39,8 +39,8 @@ class CommunityGroup(Model):
     title = fields.CharField(max_length=200)
     kind = fields.CharEnumField(GroupKind, max_length=20, default=GroupKind.OTHER)
     # Post categories this group receives from its unit's pages.
-    categories: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
-    moderation_rules: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    categories: list[str] = fields.JSONField(default=list)
+    moderation_rules: dict[str, Any] = fields.JSONField(default=dict)
     active = fields.BooleanField(default=True)
     linked_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
         "communepol.Staff", related_name="groups_linked", null=True, on_delete=fields.SET_NULL
@@ -75,4 +75,4 @@ class GroupMessage(Model):
 
     class Meta:
         table = "group_message"
-        indexes = [Index(fields=("group_id", "received_at"), name="group_message_time_idx")]
+        indexes = (Index(fields=("group_id", "received_at"), name="group_message_time_idx"),)

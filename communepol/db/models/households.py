@@ -29,11 +29,15 @@ class Household(Model):
     address = fields.CharField(max_length=300, default="")
     phone = fields.CharField(max_length=20, null=True)
     own_contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
-        "communepol.Contact", related_name="own_households", null=True,
+        "communepol.Contact",
+        related_name="own_households",
+        null=True,
         on_delete=fields.SET_NULL,
     )
     created_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
-        "communepol.Staff", related_name="households_added", null=True,
+        "communepol.Staff",
+        related_name="households_added",
+        null=True,
         on_delete=fields.SET_NULL,
     )
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -49,11 +53,15 @@ class HouseholdGroup(Model):
     )
     name = fields.CharField(max_length=200)
     representative: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
-        "communepol.Contact", related_name="represented_groups", null=True,
+        "communepol.Contact",
+        related_name="represented_groups",
+        null=True,
         on_delete=fields.SET_NULL,
     )
     created_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
-        "communepol.Staff", related_name="household_groups_created", null=True,
+        "communepol.Staff",
+        related_name="household_groups_created",
+        null=True,
         on_delete=fields.SET_NULL,
     )
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -90,7 +98,9 @@ class HouseholdRelayConfirmation(Model):
         "communepol.Household", related_name="relay_confirmations", on_delete=fields.CASCADE
     )
     contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
-        "communepol.Contact", related_name="relay_confirmations", null=True,
+        "communepol.Contact",
+        related_name="relay_confirmations",
+        null=True,
         on_delete=fields.SET_NULL,
     )
     confirmed_at = fields.DatetimeField(auto_now_add=True)

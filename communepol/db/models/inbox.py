@@ -49,7 +49,7 @@ class InboundEvent(Model):
     class Meta:
         table = "inbound_event"
         unique_together = (("channel_account", "platform_event_id"),)
-        indexes = [
+        indexes = (
             Index(fields=("status", "not_before"), name="inbound_claim_idx"),
             Index(fields=("channel_account_id", "contact_key", "id"), name="inbound_order_idx"),
-        ]
+        )

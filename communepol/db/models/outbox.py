@@ -58,15 +58,19 @@ class Delivery(Model):
         "communepol.Contact", related_name="deliveries", null=True, on_delete=fields.CASCADE
     )
     group: fields.ForeignKeyNullableRelation[CommunityGroup] = fields.ForeignKeyField(
-        "communepol.CommunityGroup", related_name="deliveries", null=True,
+        "communepol.CommunityGroup",
+        related_name="deliveries",
+        null=True,
         on_delete=fields.CASCADE,
     )
     kind = fields.CharEnumField(DeliveryKind, max_length=16)
     priority = fields.SmallIntField(default=Priority.NORMAL)
     dedup_key = fields.CharField(max_length=200, unique=True)
-    payload: dict[str, Any] = fields.JSONField()  # type: ignore[assignment]
+    payload: dict[str, Any] = fields.JSONField()
     publication: fields.ForeignKeyNullableRelation[Publication] = fields.ForeignKeyField(
-        "communepol.Publication", related_name="deliveries", null=True,
+        "communepol.Publication",
+        related_name="deliveries",
+        null=True,
         on_delete=fields.CASCADE,
     )
     tip: fields.ForeignKeyNullableRelation[Tip] = fields.ForeignKeyField(
@@ -85,11 +89,11 @@ class Delivery(Model):
 
     class Meta:
         table = "delivery"
-        indexes = [
+        indexes = (
             Index(
                 fields=("channel_account_id", "status", "priority", "not_before"),
                 name="delivery_claim_idx",
             ),
             Index(fields=("publication_id", "status"), name="delivery_publication_idx"),
             Index(fields=("status", "lease_expires_at"), name="delivery_lease_idx"),
-        ]
+        )

@@ -22,7 +22,7 @@ class Page(Model):
     description = fields.TextField(default="")
     default_locale = fields.CharField(max_length=8, default="vi")
     # Post categories that need a supervisor's approval before they are scheduled.
-    approval_categories: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    approval_categories: list[str] = fields.JSONField(default=list)
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -76,12 +76,16 @@ class Post(Model):
     updated_at = fields.DatetimeField(auto_now=True)
     version = fields.IntField(default=1)
 
+    translations: fields.ReverseRelation[PostTranslation]
+    attachments: fields.ReverseRelation[PostAttachment]
+    publications: fields.ReverseRelation[Publication]
+
     class Meta:
         table = "post"
-        indexes = [
+        indexes = (
             Index(fields=("status", "next_run_at"), name="post_due_idx"),
             Index(fields=("page_id", "status"), name="post_page_status_idx"),
-        ]
+        )
 
 
 class PostTranslation(Model):
@@ -144,7 +148,9 @@ class Publication(Model):
     started_at = fields.DatetimeField(auto_now_add=True)
     finished_at = fields.DatetimeField(null=True)
     stopped_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
-        "communepol.Staff", related_name="publications_stopped", null=True,
+        "communepol.Staff",
+        related_name="publications_stopped",
+        null=True,
         on_delete=fields.SET_NULL,
     )
 

@@ -30,4 +30,4 @@ class WebSession(Model):
 
     class Meta:
         table = "web_session"
-        indexes = [Index(fields=("staff_id", "revoked_at"), name="web_session_staff_idx")]
+        indexes = (Index(fields=("staff_id", "revoked_at"), name="web_session_staff_idx"),)

@@ -98,11 +98,11 @@ class Tip(Model):
 
     class Meta:
         table = "tip"
-        indexes = [
+        indexes = (
             Index(fields=("unit_id", "status"), name="tip_unit_status_idx"),
             Index(fields=("status", "first_response_due_at"), name="tip_first_due_idx"),
             Index(fields=("status", "resolution_due_at"), name="tip_resolution_due_idx"),
-        ]
+        )
 
 
 class TipMessageDirection(StrEnum):
@@ -137,7 +137,9 @@ class TipAttachment(Model):
         "communepol.Tip", related_name="attachments", on_delete=fields.CASCADE
     )
     message: fields.ForeignKeyNullableRelation[TipMessage] = fields.ForeignKeyField(
-        "communepol.TipMessage", related_name="attachments", null=True,
+        "communepol.TipMessage",
+        related_name="attachments",
+        null=True,
         on_delete=fields.SET_NULL,
     )
     kind = fields.CharField(max_length=8)  # an AttachmentKind value
@@ -163,12 +165,12 @@ class TipEvent(Model):
     actor: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
         "communepol.Staff", related_name="tip_events", null=True, on_delete=fields.SET_NULL
     )
-    data: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    data: dict[str, Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "tip_event"
-        indexes = [Index(fields=("tip_id", "created_at"), name="tip_event_time_idx")]
+        indexes = (Index(fields=("tip_id", "created_at"), name="tip_event_time_idx"),)
 
 
 class SlaPolicy(Model):

@@ -38,10 +38,10 @@ class Unit(Model):
 
     class Meta:
         table = "unit"
-        indexes = [
+        indexes = (
             Index(fields=("path",), name="unit_path_idx"),
             Index(fields=("level", "name_folded"), name="unit_level_name_idx"),
-        ]
+        )
 
     def __str__(self) -> str:
         return self.name
