@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, tzinfo
 from io import BytesIO
@@ -67,8 +68,12 @@ def N_(message: str) -> str:
 
 
 def locales_dir() -> Path:
-    """The repository's ``locales/`` directory (catalogs and ``babel.cfg``)."""
-    return Path(__file__).resolve().parent.parent / "locales"
+    """The ``locales/`` directory: the repository's in a checkout or an editable install, else
+    the copy a regular install puts under ``<prefix>/share/communepol/locales``."""
+    checkout = Path(__file__).resolve().parent.parent / "locales"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "communepol" / "locales"
 
 
 # --- the names people see everywhere (keys: enum values in communepol.db.models) -------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 from tortoise.context import TortoiseContext
 
 from communepol.db.orm import (
-    TORTOISE_ORM,
     applied_migrations,
     migrate,
     open_database,
@@ -95,5 +94,24 @@ async def test_every_model_change_has_a_migration(db: TortoiseContext) -> None:
     assert await pending_model_changes(db) == []
 
 
-def test_the_tortoise_command_sees_the_same_apps() -> None:
-    assert TORTOISE_ORM["apps"]["communepol"]["migrations"] == "communepol.db.migrations"
+def test_make_migrations_is_wired_to_the_same_migrations() -> None:
+    """`make migrations` runs the `tortoise` command with pyproject's config: it must see the
+    migration files the service applies."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from communepol.db import migrations
+
+    on_disk = sorted(
+        p.stem for p in Path(migrations.__file__).parent.glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "tortoise"), "heads"],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert f"communepol.{on_disk[-1]}" in result.stdout
