@@ -315,11 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
+    def group(name: str, help_text: str) -> Any:
+        """A command with subcommands, e.g. `communepol db …`."""
+        parent = commands.add_parser(name, help=help_text, description=help_text)
+        return parent.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
+
     def listen_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--host", help="address to listen on (default COMMUNEPOL_HOST)")
         sub.add_argument("--port", type=_port, help="port to listen on (default COMMUNEPOL_PORT)")
 
-    serve = add(commands, "serve", cmd_serve, "Run the web, webhooks, workers and ticker.")
+    serve = add(
+        commands, "serve", cmd_serve, "Run the service: the web, the health and metrics endpoints."
+    )
     listen_options(serve)
     serve.add_argument(
         "--migrate", action="store_true", help="apply pending migrations before serving"
@@ -334,18 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     listen_options(demo)
     demo.add_argument("--no-serve", action="store_true", help="build the demo data and stop")
 
-    db = commands.add_parser("db", help="Database schema.", description="Database schema.")
-    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    db_commands = group("db", "Database schema.")
     db_migrate = add(db_commands, "migrate", cmd_db_migrate, "Apply (or unapply) migrations.")
     db_migrate.add_argument(
         "--target", help="a migration name to move to, or 'zero' to unapply everything"
     )
     add(db_commands, "status", cmd_db_status, "List applied and pending migrations.")
 
-    units = commands.add_parser(
-        "units", help="Administrative units.", description="Administrative units."
-    )
-    unit_commands = units.add_subparsers(dest="units_command", required=True, metavar="COMMAND")
+    unit_commands = group("units", "Administrative units.")
     units_import = add(
         unit_commands,
         "import",
@@ -372,8 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind", default="Thôn", help="Thôn (default), Buôn, Tổ dân phố, Ấp, Bản, Làng …"
     )
 
-    admin = commands.add_parser("admin", help="Administrators.", description="Administrators.")
-    admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
+    admin_commands = group("admin", "Administrators.")
     admin_create = add(
         admin_commands, "create", cmd_admin_create, "Create an administrator with a web login."
     )
@@ -385,8 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
 
-    staff = commands.add_parser("staff", help="The roster.", description="The roster.")
-    staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="COMMAND")
+    staff_commands = group("staff", "The roster.")
     staff_add = add(
         staff_commands,
         "add",
@@ -398,10 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     staff_add.add_argument("--name", required=True, help="full name")
     staff_add.add_argument("--phone", help="Vietnamese phone number, e.g. 0912 345 678")
 
-    i18n = commands.add_parser(
-        "i18n", help="Translation catalogs.", description="Translation catalogs."
-    )
-    i18n_commands = i18n.add_subparsers(dest="i18n_command", required=True, metavar="COMMAND")
+    i18n_commands = group("i18n", "Translation catalogs.")
     root = Path(__file__).resolve().parent.parent
     for name, func, text in (
         ("update", cmd_i18n_update, "Extract messages, update the vi/en catalogs, compile."),
