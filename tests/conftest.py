@@ -10,6 +10,7 @@ set but unreachable fails the run; it is never silently skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -67,20 +68,29 @@ def postgres_template() -> Iterator[str]:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=ENGINES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database for this test alone."""
-    if request.param == "sqlite":
+@contextlib.contextmanager
+def fresh_database(request: pytest.FixtureRequest, engine: str, directory: Path) -> Iterator[str]:
+    """A new database copied from the migrated template of ``engine``; dropped afterwards."""
+    if engine == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "test.sqlite3"
+        path = directory / f"{uuid.uuid4().hex[:12]}.sqlite3"
         shutil.copyfile(template, path)
         yield f"sqlite://{path}"
         return
     template_name: str = request.getfixturevalue("postgres_template")
     name = f"communepol_t_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    yield _pg_url(name)
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield _pg_url(name)
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for this test alone."""
+    with fresh_database(request, request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,16 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
 import time
 import unicodedata
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 from tortoise.context import TortoiseContext
 from vietnam_provinces import Province, Ward
@@ -38,9 +32,7 @@ from communepol.services.units import (
     subtree_q,
 )
 from communepol.text import clean, fold
-
-POSTGRES_URL = os.environ.get("COMMUNEPOL_TEST_POSTGRES_URL", "").strip()
-ENGINES = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+from tests.conftest import ENGINES, fresh_database
 
 PROVINCES = {f"{int(p.code):02d}": p for p in Province.iter_all()}
 WARDS = {f"{int(w.code):05d}": w for w in Ward.iter_all()}
@@ -60,18 +52,6 @@ def _province_of(code: str) -> str:
 # A fully imported database per engine, shared by the read-only tests
 
 
-def _pg_url(database: str) -> str:
-    return urlunsplit(urlsplit(POSTGRES_URL)._replace(path="/" + database))
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def _import_everything(url: str) -> None:
     async with open_database(url):
         await import_units()
@@ -82,21 +62,9 @@ def imported_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A migrated database holding every province and commune, built once per engine."""
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path_factory.mktemp("units") / "units.sqlite3"
-        shutil.copyfile(template, path)
-        asyncio.run(_import_everything(f"sqlite://{path}"))
-        yield f"sqlite://{path}"
-        return
-    template_name: str = request.getfixturevalue("postgres_template")
-    name = f"communepol_units_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    try:
-        asyncio.run(_import_everything(_pg_url(name)))
-        yield _pg_url(name)
-    finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database(request, request.param, tmp_path_factory.mktemp("units")) as url:
+        asyncio.run(_import_everything(url))
+        yield url
 
 
 @pytest.fixture
