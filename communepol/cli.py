@@ -53,6 +53,19 @@ def _out(line: str = "") -> None:
     print(line, flush=True)
 
 
+# Loggers that print SQL with its parameters at DEBUG: parameters carry tip text and other
+# residents' data, so they never go below INFO, whatever COMMUNEPOL_LOG_LEVEL says.
+SQL_LOGGERS = ("tortoise", "aiosqlite", "asyncpg")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    for name in SQL_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+
+
 def _local(moment: datetime, settings: Settings) -> str:
     """A time for the operator: in the people's timezone, with the zone named."""
     return f"{moment.astimezone(settings.tz):%Y-%m-%d %H:%M} {settings.timezone}"
@@ -423,9 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as err:
         print(f"communepol: error: {err.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     try:
         return asyncio.run(args.func(args, settings))
     except CommunepolError as err:

@@ -227,3 +227,28 @@ def test_production_without_secret_in_a_real_process(tmp_path: Path) -> None:
         result.stderr
         == "communepol: error: COMMUNEPOL_SECRET_KEY: is required when COMMUNEPOL_ENV=production\n"
     )
+
+
+def test_debug_logging_never_prints_sql_parameters(
+    with_dak_lak: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    from communepol.cli import SQL_LOGGERS
+
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in SQL_LOGGERS)]
+    levels = [logger.level for logger in loggers]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    monkeypatch.setenv("COMMUNEPOL_LOG_LEVEL", "DEBUG")
+    try:
+        argv = ["--unit", "ea kar", "--role", "officer", "--name", "SENTINEL Tâm"]
+        assert run("staff", "add", *argv) == 0
+    finally:
+        logging.getLogger().removeHandler(handler)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+    err = capsys.readouterr().err
+    assert "DEBUG" in err  # debug logging was on
+    assert "SENTINEL" not in err
