@@ -9,7 +9,13 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from communepol.crypto import Keyring
-from communepol.db.models import ChannelAccount, Contact, ContactKind
+from communepol.db.models import (
+    ChannelAccount,
+    ConsentPurpose,
+    ConsentRecord,
+    Contact,
+    ContactKind,
+)
 from communepol.i18n import SUPPORTED_LOCALES
 from communepol.text import clean
 
@@ -59,3 +65,24 @@ async def find_or_create_contact(
     except IntegrityError:
         return await Contact.get(channel_account_id=account.id, identity_hash=key), False
     return contact, True
+
+
+async def record_consent(
+    contact: Contact,
+    purpose: ConsentPurpose,
+    *,
+    granted: bool,
+    text_version: str,
+    locale: str,
+    household_id: int | None = None,
+) -> ConsentRecord:
+    """Append what the person agreed to (or withdrew), with the version of the text they saw.
+    Records are never updated: the latest one for a purpose is the one in force."""
+    return await ConsentRecord.create(
+        contact=contact,
+        purpose=purpose,
+        granted=granted,
+        text_version=text_version,
+        locale=locale,
+        household_id=household_id,
+    )

@@ -21,7 +21,7 @@ from communepol.db.models import (
     ChannelAccount,
     ChannelKind,
     ConsentPurpose,
-    ConsentRecord,
+    Contact,
     ContactKind,
     DutyShift,
     Follow,
@@ -44,7 +44,11 @@ from communepol.db.orm import migrate, open_database
 from communepol.schedule import next_occurrence
 from communepol.services import audit
 from communepol.services.channels import carry_page, create_channel_account
-from communepol.services.contacts import ContactIdentity, find_or_create_contact
+from communepol.services.contacts import (
+    ContactIdentity,
+    find_or_create_contact,
+    record_consent,
+)
 from communepol.services.staff import add_staff, generate_password
 from communepol.services.units import add_hamlet, import_units, resolve_unit
 from communepol.settings import Settings
@@ -190,7 +194,7 @@ async def _seed(settings: Settings, keyring: Keyring, report: DemoReport) -> Non
                 ContactIdentity(f"demo-resident-{resident}"),
                 locale="vi" if resident % 4 else "en",
             )
-            await _follow(contact.id, page)
+            await _follow(contact, page)
 
     password = generate_password()
     supervisor = await add_staff(
@@ -225,14 +229,10 @@ async def _seed(settings: Settings, keyring: Keyring, report: DemoReport) -> Non
     await _posts(settings, pages, supervisor.staff, now, report)
 
 
-async def _follow(contact_id: int, page: Page) -> None:
-    await Follow.create(page=page, contact_id=contact_id, status=FollowStatus.ACTIVE, source="qr")
-    await ConsentRecord.create(
-        contact_id=contact_id,
-        purpose=ConsentPurpose.FOLLOW,
-        granted=True,
-        text_version=CONSENT_TEXT_VERSION,
-        locale="vi",
+async def _follow(contact: Contact, page: Page) -> None:
+    await Follow.create(page=page, contact=contact, status=FollowStatus.ACTIVE, source="qr")
+    await record_consent(
+        contact, ConsentPurpose.FOLLOW, granted=True, text_version=CONSENT_TEXT_VERSION, locale="vi"
     )
 
 
@@ -268,9 +268,9 @@ async def _households(
         await HouseholdGroupMember.create(
             group=group, household=household, consent_confirmed_at=utcnow()
         )
-        await ConsentRecord.create(
-            contact=representative,
-            purpose=ConsentPurpose.SHARED_ACCOUNT,
+        await record_consent(
+            representative,
+            ConsentPurpose.SHARED_ACCOUNT,
             granted=True,
             text_version=CONSENT_TEXT_VERSION,
             locale="vi",
