@@ -295,7 +295,13 @@ async def _serve(app: Any, settings: Settings) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as err:
+        await runner.cleanup()
+        raise Unavailable(
+            f"cannot listen on {settings.host}:{settings.port}: {err.strerror or err}"
+        ) from err
     _out(f"serving on http://{settings.host}:{settings.port}/  (Ctrl+C to stop)")
     try:
         await asyncio.Event().wait()

@@ -252,3 +252,16 @@ def test_debug_logging_never_prints_sql_parameters(
     err = capsys.readouterr().err
     assert "DEBUG" in err  # debug logging was on
     assert "SENTINEL" not in err
+
+
+def test_serve_on_a_busy_port_is_one_line(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert run("serve", "--host", "127.0.0.1", "--port", str(port)) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(f"communepol: error: cannot listen on 127.0.0.1:{port}")
+    assert err.count("\n") == 1
