@@ -77,3 +77,14 @@ async def test_an_unmigrated_database_refuses_to_start(
         await migrate(ctx)
     client = await aiohttp_client(create_app(settings))
     assert (await client.get("/readyz")).status == 200
+
+
+async def test_a_chosen_language_is_remembered(client: TestClient[Any, Any]) -> None:
+    first = await client.get("/?lang=en", headers={"Accept-Language": "vi-VN"})
+    assert 'lang="en"' in await first.text()
+    assert first.cookies["lang"].value == "en"
+    # The next page, with a Vietnamese browser, stays in the chosen language.
+    second = await client.get("/", headers={"Accept-Language": "vi-VN"})
+    assert 'lang="en"' in await second.text()
+    ignored = await client.get("/?lang=xx")
+    assert "lang" not in ignored.cookies

@@ -13,9 +13,10 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from communepol import keys
-from communepol.i18n import POST_CATEGORY_LABELS
+from communepol.i18n import POST_CATEGORY_LABELS, SUPPORTED_LOCALES
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -39,6 +40,26 @@ async def _locale_context(request: web.Request) -> dict[str, Any]:
     return context
 
 
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+@web.middleware
+async def remember_language(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A language picked with ``?lang=`` is kept in a cookie for the next pages."""
+    response = await handler(request)
+    chosen = request.query.get("lang")
+    if chosen and chosen in SUPPORTED_LOCALES and request.cookies.get("lang") != chosen:
+        response.set_cookie(
+            "lang",
+            chosen,
+            max_age=LANG_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.secure,
+        )
+    return response
+
+
 def setup_templates(app: web.Application) -> None:
     aiohttp_jinja2.setup(
         app,
@@ -47,5 +68,6 @@ def setup_templates(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
         context_processors=[_locale_context],
     )
+    app.middlewares.append(remember_language)
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.router.add_static("/static", STATIC, name="static", append_version=True)
