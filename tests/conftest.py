@@ -23,6 +23,7 @@ import pytest
 from tortoise.context import TortoiseContext
 
 from communepol.db.orm import migrate, open_database
+from communepol.errors import Unavailable
 from communepol.settings import Settings
 
 POSTGRES_URL = os.environ.get("COMMUNEPOL_TEST_POSTGRES_URL", "").strip()
@@ -62,7 +63,7 @@ def postgres_template() -> Iterator[str]:
     name = f"communepol_tpl_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_migrate_template(_pg_url(name), create=True))
-    except (OSError, asyncpg.PostgresError) as err:
+    except (OSError, asyncpg.PostgresError, Unavailable) as err:
         pytest.fail(f"COMMUNEPOL_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {err}")
     yield name
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
