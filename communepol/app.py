@@ -8,7 +8,6 @@ keys of `communepol.keys`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -16,8 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from communepol import keys
 from communepol.crypto import Keyring
-from communepol.db.orm import open_database, unapplied_migrations
-from communepol.errors import Unavailable
+from communepol.db.orm import open_database, require_current_schema
 from communepol.i18n import I18n
 from communepol.settings import Settings
 from communepol.web.errors import error_middleware
@@ -26,8 +24,6 @@ from communepol.web.metrics import HttpMetrics, metrics_middleware
 from communepol.web.public import setup_public
 from communepol.web.security import security_headers_middleware
 from communepol.web.templating import setup_templates
-
-log = logging.getLogger(__name__)
 
 # Webhook bodies are small JSON documents; anything larger is refused with 413 before parsing.
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -50,7 +46,6 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.KEYRING] = Keyring(settings.secret_key)
     app[keys.I18N] = I18n.load(default_locale=settings.default_locale)
     app[keys.METRICS_REGISTRY] = registry
-    app[keys.HTTP_METRICS] = http_metrics
     app.cleanup_ctx.append(_database)
 
     setup_templates(app)
@@ -62,11 +57,6 @@ def create_app(settings: Settings) -> web.Application:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     async with open_database(settings.database_url) as ctx:
-        pending = await unapplied_migrations(ctx)
-        if pending:
-            raise Unavailable(
-                f"the database schema is behind by {len(pending)} migration(s): "
-                "run `communepol db migrate`"
-            )
+        await require_current_schema(ctx)
         app[keys.DATABASE] = ctx
         yield

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import getpass
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from communepol.db.orm import (
     applied_migrations,
     migrate,
     open_database,
+    require_current_schema,
     unapplied_migrations,
 )
 from communepol.errors import (
@@ -79,13 +81,12 @@ def _exit_code(err: CommunepolError) -> int:
     return EXIT_REFUSED
 
 
-async def _require_schema(ctx: Any) -> None:
-    pending = await unapplied_migrations(ctx)
-    if pending:
-        raise Unavailable(
-            f"the database schema is behind by {len(pending)} migration(s): "
-            "run `communepol db migrate` first"
-        )
+@contextlib.asynccontextmanager
+async def _current_database(settings: Settings) -> AsyncIterator[None]:
+    """The database, for commands that read or write data: refused when migrations pend."""
+    async with open_database(settings.database_url) as ctx:
+        await require_current_schema(ctx)
+        yield
 
 
 # --- db -------------------------------------------------------------------------------------
@@ -117,8 +118,7 @@ async def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_units_import(args: argparse.Namespace, settings: Settings) -> int:
     from communepol.services.units import import_units
 
-    async with open_database(settings.database_url) as ctx:
-        await _require_schema(ctx)
+    async with _current_database(settings):
         result = await import_units(args.province)
     _out(str(result))
     return 0
@@ -129,8 +129,7 @@ async def cmd_units_search(args: argparse.Namespace, settings: Settings) -> int:
     from communepol.services.units import search_units
 
     level = UnitLevel(args.level) if args.level else None
-    async with open_database(settings.database_url) as ctx:
-        await _require_schema(ctx)
+    async with _current_database(settings):
         units = await search_units(args.query, level=level, limit=args.limit)
         await Unit.fetch_for_list(units, "parent")
         for unit in units:
@@ -146,8 +145,7 @@ async def cmd_units_add_hamlet(args: argparse.Namespace, settings: Settings) -> 
     from communepol.db.models import UnitLevel
     from communepol.services.units import add_hamlet, resolve_unit
 
-    async with open_database(settings.database_url) as ctx:
-        await _require_schema(ctx)
+    async with _current_database(settings):
         commune = await resolve_unit(args.commune, level=UnitLevel.COMMUNE)
         hamlet = await add_hamlet(commune, args.name, kind=args.kind)
     _out(f"{hamlet.name} added under {commune.name}")
@@ -170,15 +168,13 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 async def cmd_admin_create(args: argparse.Namespace, settings: Settings) -> int:
     from communepol.db.models import Role, UnitLevel
-    from communepol.services.staff import add_staff, generate_password, hash_password
+    from communepol.services.staff import add_staff, generate_password
     from communepol.services.units import resolve_unit
 
     password = _read_password(args)
     generated = password is None
     password = password or generate_password()
-    hash_password(password)  # validate before touching the database
-    async with open_database(settings.database_url) as ctx:
-        await _require_schema(ctx)
+    async with _current_database(settings):
         unit = await resolve_unit(args.unit, level=UnitLevel.PROVINCE)
         enrolment = await add_staff(
             Keyring(settings.secret_key),
@@ -202,8 +198,7 @@ async def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
     from communepol.services.units import resolve_unit
 
     role = parse_role(args.role)
-    async with open_database(settings.database_url) as ctx:
-        await _require_schema(ctx)
+    async with _current_database(settings):
         unit = await resolve_unit(args.unit)
         enrolment = await add_staff(
             Keyring(settings.secret_key),

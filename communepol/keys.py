@@ -9,11 +9,9 @@ from tortoise.context import TortoiseContext
 from communepol.crypto import Keyring
 from communepol.i18n import I18n
 from communepol.settings import Settings
-from communepol.web.metrics import HttpMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
 KEYRING = web.AppKey("keyring", Keyring)
 DATABASE = web.AppKey("database", TortoiseContext)
 I18N = web.AppKey("i18n", I18n)
 METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
-HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)

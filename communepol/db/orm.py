@@ -13,7 +13,6 @@ SQLite and PostgreSQL; `migrate` applies them (or unapplies them down to a targe
 from __future__ import annotations
 
 import contextlib
-import logging
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,8 +29,6 @@ from communepol.errors import Unavailable, ValidationError
 APP_LABEL = "communepol"
 MODELS_MODULE = "communepol.db.models"
 MIGRATIONS_MODULE = "communepol.db.migrations"
-
-log = logging.getLogger(__name__)
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -162,6 +159,16 @@ async def unapplied_migrations(ctx: TortoiseContext) -> list[str]:
     executor = _executor(ctx)
     targets = [MigrationTarget(app_label=APP_LABEL, name="__latest__")]
     return [step.migration.name for step in await executor.plan(targets) if not step.backward]
+
+
+async def require_current_schema(ctx: TortoiseContext) -> None:
+    """Raise `Unavailable` when migrations are pending: nothing runs on an old schema."""
+    pending = await unapplied_migrations(ctx)
+    if pending:
+        raise Unavailable(
+            f"the database schema is behind by {len(pending)} migration(s): "
+            "run `communepol db migrate` first"
+        )
 
 
 async def pending_model_changes(ctx: TortoiseContext) -> list[str]:
