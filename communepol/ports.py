@@ -14,7 +14,10 @@ The send errors, documented here once::
     ├── NotAllowedNow           a platform quota or window forbids it (Zalo -224/-230/-213):
     │                           recorded and shown to staff, not retried blindly
     ├── TransientSendError      5xx, timeout, connection reset: back off with jitter and retry
-    └── PermanentSendError      the platform rejected the message itself (400): dead letter
+    ├── PermanentSendError      the platform rejected the message itself (400): dead letter
+    └── AccountRefused          the platform refused the account's credentials (revoked token,
+                                reused refresh token): the account is marked broken, its
+                                sending stops until staff fix it; the message is kept
 
 Every error's message is safe to store and show: adapters never put a platform user id,
 a token or message text into it.
@@ -274,6 +277,10 @@ class PermanentSendError(SendError):
     """The platform refused this message as malformed; retrying will not help."""
 
 
+class AccountRefused(SendError):
+    """The platform refused this channel account's credentials."""
+
+
 class WebhookRejected(CommunepolError):
     """A webhook failed its secret or signature check (answered 401, nothing stored)."""
 
@@ -395,6 +402,7 @@ def require_text(value: Any, field_name: str, *, limit: int = 8192) -> str:
 
 __all__ = [
     "MAX_ACTION_BYTES",
+    "AccountRefused",
     "Button",
     "ButtonKind",
     "Channel",

@@ -34,3 +34,10 @@ def fold(text: str) -> str:
         bare = bare.replace(mark, "")
     bare = re.sub(r"[^\w\s-]", " ", bare)
     return _SPACES.sub(" ", bare).strip()
+
+
+def clean_message(text: str) -> str:
+    """A message a person typed: NFC and invisible characters removed, but line breaks kept
+    (an address or a list of account numbers reads line by line); ends stripped."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).replace("\r\n", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
