@@ -3,12 +3,15 @@ opened only by the adapter that sends (`open_secrets`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from communepol.crypto import Keyring
-from communepol.db.models import ChannelAccount, ChannelKind, Page, PageChannel
-from communepol.errors import ValidationError
+from communepol.db.models import ChannelAccount, ChannelKind, ChannelStatus, Page, PageChannel
+from communepol.errors import NotFound, ValidationError
+from communepol.ports import Channel, SecretsStore
 from communepol.text import clean
 
 
@@ -69,3 +72,57 @@ class AccountSecrets:
             secrets_version=expected_version + 1,
         )
         return updated == 1
+
+
+ChannelFactory = Callable[[ChannelAccount, dict[str, Any], SecretsStore], Channel]
+
+
+class ChannelRegistry:
+    """The adapter of each channel account, built on first use from the account's sealed
+    secrets by ``factory`` (the composition root passes ``bots.registry.build_channel``) and
+    rebuilt when the secrets change. Accounts are re-read at most every ``refresh`` seconds, so
+    a webhook burst does not read the account row once per request."""
+
+    def __init__(self, keyring: Keyring, factory: ChannelFactory, *, refresh: float = 5.0):
+        self._keyring = keyring
+        self._factory = factory
+        self._refresh = refresh
+        self._entries: dict[int, tuple[ChannelAccount, Channel, float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, account_id: int) -> tuple[ChannelAccount, Channel]:
+        """The account and its adapter; `NotFound` for an unknown or paused account."""
+        entry = self._entries.get(account_id)
+        now = time.monotonic()
+        if entry is not None and now - entry[2] < self._refresh:
+            return entry[0], entry[1]
+        async with self._lock:
+            account = await ChannelAccount.get_or_none(id=account_id)
+            if account is None or account.status is ChannelStatus.PAUSED:
+                await self._drop(account_id)
+                raise NotFound("no such channel account")
+            entry = self._entries.get(account_id)
+            if entry is not None and entry[0].secrets_version == account.secrets_version:
+                self._entries[account_id] = (account, entry[1], now)
+                return account, entry[1]
+            await self._drop(account_id)
+            channel = self._factory(
+                account,
+                open_secrets(self._keyring, account),
+                AccountSecrets(self._keyring, account.id),
+            )
+            self._entries[account_id] = (account, channel, now)
+            return account, channel
+
+    def cached(self, account_id: int) -> Channel | None:
+        entry = self._entries.get(account_id)
+        return entry[1] if entry else None
+
+    async def _drop(self, account_id: int) -> None:
+        entry = self._entries.pop(account_id, None)
+        if entry is not None:
+            await entry[1].close()
+
+    async def close(self) -> None:
+        for account_id in list(self._entries):
+            await self._drop(account_id)

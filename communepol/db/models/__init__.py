@@ -10,7 +10,13 @@ statements on semicolons and does not escape quotes in comments, so class docstr
 
 from communepol.db.models.alerts import Alert, AlertMessageType, AlertStatus, AlertTarget
 from communepol.db.models.audit import AuditEvent
-from communepol.db.models.channels import ChannelAccount, ChannelKind, ChannelStatus, PageChannel
+from communepol.db.models.channels import (
+    ChannelAccount,
+    ChannelKind,
+    ChannelStatus,
+    PageChannel,
+    ReceiveMode,
+)
 from communepol.db.models.contacts import (
     ConsentPurpose,
     ConsentRecord,
@@ -31,7 +37,13 @@ from communepol.db.models.households import (
 from communepol.db.models.inbox import InboundEvent, InboundStatus
 from communepol.db.models.leases import Lease
 from communepol.db.models.linkcodes import LinkCode, LinkPurpose
-from communepol.db.models.outbox import Delivery, DeliveryKind, DeliveryStatus, Priority
+from communepol.db.models.outbox import (
+    PRIORITY_OF_KIND,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Priority,
+)
 from communepol.db.models.pages import Page
 from communepol.db.models.posts import (
     AttachmentKind,
@@ -64,6 +76,7 @@ from communepol.db.models.vault import AliasVaultEntry, RevealRequest
 
 __all__ = [
     "OPEN_TIP_STATUSES",
+    "PRIORITY_OF_KIND",
     "Alert",
     "AlertMessageType",
     "AlertStatus",
@@ -110,6 +123,7 @@ __all__ = [
     "Publication",
     "PublicationStatus",
     "Reachability",
+    "ReceiveMode",
     "RevealRequest",
     "Role",
     "RoutingRule",

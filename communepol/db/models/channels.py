@@ -32,6 +32,11 @@ class ChannelStatus(StrEnum):
     BROKEN = "broken"
 
 
+class ReceiveMode(StrEnum):
+    WEBHOOK = "webhook"  # the platform POSTs to /webhooks/{kind}/{id}
+    POLLING = "polling"  # no public URL: the service asks the platform (Telegram, Zalo Bot)
+
+
 class ChannelAccount(Model):
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(ChannelKind, max_length=16)
@@ -41,6 +46,7 @@ class ChannelAccount(Model):
     secrets_version = fields.IntField(default=0)
     token_expires_at = fields.DatetimeField(null=True)
     status = fields.CharEnumField(ChannelStatus, max_length=16, default=ChannelStatus.ACTIVE)
+    receive_mode = fields.CharEnumField(ReceiveMode, max_length=16, default=ReceiveMode.WEBHOOK)
     last_error = fields.CharField(max_length=500, null=True)
     last_error_at = fields.DatetimeField(null=True)
     last_webhook_at = fields.DatetimeField(null=True)

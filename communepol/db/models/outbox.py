@@ -33,9 +33,22 @@ class DeliveryKind(StrEnum):
 
 
 class Priority(IntEnum):
-    URGENT = 0  # alerts, replies to a person waiting
-    NORMAL = 5  # officer notifications
-    BULK = 9  # scheduled broadcasts
+    """Lower is sent first: a person waiting for an answer, then the officer who must act,
+    then an urgent alert, then a scheduled broadcast."""
+
+    REPLY = 0
+    NOTIFICATION = 1
+    ALERT = 2
+    BROADCAST = 3
+    NORMAL = 1  # alias of NOTIFICATION, named by migration 0001
+
+
+PRIORITY_OF_KIND = {
+    DeliveryKind.REPLY: Priority.REPLY,
+    DeliveryKind.NOTIFICATION: Priority.NOTIFICATION,
+    DeliveryKind.ALERT: Priority.ALERT,
+    DeliveryKind.BROADCAST: Priority.BROADCAST,
+}
 
 
 class DeliveryStatus(StrEnum):
@@ -64,7 +77,7 @@ class Delivery(Model):
         on_delete=fields.CASCADE,
     )
     kind = fields.CharEnumField(DeliveryKind, max_length=16)
-    priority = fields.SmallIntField(default=Priority.NORMAL)
+    priority = fields.SmallIntField(default=Priority.NOTIFICATION)
     dedup_key = fields.CharField(max_length=200, unique=True)
     payload: dict[str, Any] = fields.JSONField()
     publication: fields.ForeignKeyNullableRelation[Publication] = fields.ForeignKeyField(

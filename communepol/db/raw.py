@@ -1,0 +1,79 @@
+"""Hand-written SQL for the few queries the ORM cannot express: the queue claims of the inbox
+and the outbox (``UPDATE … RETURNING`` over a sub-select, with ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL).
+
+Queries are written once with ``:name`` placeholders and rendered for the connection's dialect
+(``?`` for SQLite, ``$n`` for PostgreSQL); values are always bound, never formatted in.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+
+_PLACEHOLDER = re.compile(r":([a-z_][a-z0-9_]*)")
+
+
+def connection(model: type[Model]) -> BaseDBAsyncClient:
+    """The connection ``model`` uses here (the transaction's, inside `in_transaction`)."""
+    return model._meta.db
+
+
+def dialect(model: type[Model]) -> str:
+    return str(connection(model).capabilities.dialect)
+
+
+def render(query: str, params: dict[str, Any], dialect_name: str) -> tuple[str, list[Any]]:
+    """``query`` with its ``:name`` placeholders in the dialect's style, and the values in order.
+    ``{skip_locked}`` becomes ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and nothing on SQLite,
+    where one process is the only writer."""
+    values: list[Any] = []
+    positions: dict[str, int] = {}
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if dialect_name == "sqlite":
+            values.append(_sqlite_value(params[name]))
+            return "?"
+        if name not in positions:
+            values.append(params[name])
+            positions[name] = len(values)
+        return f"${positions[name]}"
+
+    skip_locked = "FOR UPDATE SKIP LOCKED" if dialect_name == "postgres" else ""
+    text = _PLACEHOLDER.sub(substitute, query.replace("{skip_locked}", skip_locked))
+    return text, values
+
+
+def _sqlite_value(value: Any) -> Any:
+    # Tortoise stores aware datetimes on SQLite as text in this exact form; comparing against
+    # the same form keeps "not_before <= now" a correct string comparison.
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="microseconds")
+    return value
+
+
+async def fetch(model: type[Model], query: str, **params: Any) -> list[dict[str, Any]]:
+    """Run ``query`` (which may be an ``UPDATE … RETURNING``) and return its rows as dicts."""
+    db = connection(model)
+    text, values = render(query, params, str(db.capabilities.dialect))
+    return list(await db.execute_query_dict(text, values))
+
+
+async def execute(model: type[Model], query: str, **params: Any) -> int:
+    """Run a statement; the number of rows it changed."""
+    db = connection(model)
+    text, values = render(query, params, str(db.capabilities.dialect))
+    count, _ = await db.execute_query(text, values)
+    return int(count)
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A datetime column read through `fetch` (SQLite returns text, PostgreSQL a datetime)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))

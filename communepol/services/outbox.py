@@ -1,0 +1,267 @@
+"""The outbox: every outbound message is a `Delivery` row before anything is sent.
+
+Planning (`enqueue`, `enqueue_many`) is idempotent through the unique ``dedup_key``: planning
+the same message twice stores it once, whatever crashed in between. Sending is the
+dispatcher's (`communepol.workers.dispatcher`); this module gives it the database side:
+`claim` leases due rows of one channel account, `record_*` writes each outcome, and
+`cancel_publication` stops a broadcast between two sends.
+
+Rows move ``pending → sending (leased) → sent | failed (retried at not_before) | dead |
+unreachable | quota_blocked | cancelled``. A row whose lease lapsed (its sender died) is
+claimed again: the guarantee is at-least-once, duplicates bounded by the sends in flight at a
+crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.expressions import F
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
+from communepol.clock import utcnow
+from communepol.db import raw
+from communepol.db.models import (
+    PRIORITY_OF_KIND,
+    ChannelAccount,
+    Contact,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Reachability,
+)
+from communepol.ports import OutboundMessage
+
+_MAX_ERROR = 500
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One message to plan: to a contact or a group, through a channel account."""
+
+    channel_account_id: int
+    message: OutboundMessage
+    kind: DeliveryKind
+    dedup_key: str
+    contact_id: int | None = None
+    group_id: int | None = None
+    publication_id: int | None = None
+    tip_id: int | None = None
+    not_before: datetime | None = None
+
+
+def _row(planned: Planned, now: datetime) -> Delivery:
+    if (planned.contact_id is None) == (planned.group_id is None):
+        raise ValueError("a delivery goes to exactly one contact or one group")
+    return Delivery(
+        channel_account_id=planned.channel_account_id,
+        contact_id=planned.contact_id,
+        group_id=planned.group_id,
+        kind=planned.kind,
+        priority=PRIORITY_OF_KIND[planned.kind],
+        dedup_key=planned.dedup_key[:200],
+        payload=planned.message.to_payload(),
+        publication_id=planned.publication_id,
+        tip_id=planned.tip_id,
+        not_before=planned.not_before or now,
+    )
+
+
+async def enqueue(planned: Planned) -> bool:
+    """Plan one message; False when its dedup key was already planned."""
+    return await enqueue_many([planned]) == 1
+
+
+async def enqueue_many(items: Iterable[Planned], *, batch_size: int = 1000) -> int:
+    """Plan many messages in bulk (call inside a transaction to make them all-or-nothing with
+    the change that caused them); how many were new."""
+    now = utcnow()
+    rows = [_row(item, now) for item in items]
+    if not rows:
+        return 0
+    new = 0
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        keys = [row.dedup_key for row in chunk]
+        before = await Delivery.filter(dedup_key__in=keys).count()
+        await Delivery.bulk_create(chunk, ignore_conflicts=True)
+        new += await Delivery.filter(dedup_key__in=keys).count() - before
+    return new
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A leased row, ready to send."""
+
+    id: int
+    contact_id: int | None
+    group_id: int | None
+    kind: DeliveryKind
+    priority: int
+    payload: dict[str, Any]
+    attempts: int
+    publication_id: int | None
+
+
+_CLAIM = """
+UPDATE delivery
+   SET status = 'sending', lease_owner = :owner, lease_expires_at = :lease_until,
+       attempts = attempts + 1
+ WHERE id IN (
+       SELECT id FROM delivery
+        WHERE channel_account_id = :account
+          AND ((status IN ('pending', 'failed') AND not_before <= :now)
+               OR (status = 'sending' AND lease_expires_at < :now))
+        ORDER BY priority, not_before, id
+        LIMIT :limit
+        {skip_locked})
+RETURNING id, contact_id, group_id, kind, priority, payload, attempts, publication_id
+"""
+
+
+async def claim(
+    account_id: int, *, owner: str, limit: int, lease: timedelta, now: datetime | None = None
+) -> list[Claimed]:
+    """Lease up to ``limit`` due rows of one account, most urgent first."""
+    now = now or utcnow()
+    rows = await raw.fetch(
+        Delivery,
+        _CLAIM,
+        owner=owner,
+        lease_until=now + lease,
+        account=account_id,
+        now=now,
+        limit=limit,
+    )
+    claimed = [
+        Claimed(
+            id=row["id"],
+            contact_id=row["contact_id"],
+            group_id=row["group_id"],
+            kind=DeliveryKind(row["kind"]),
+            priority=row["priority"],
+            payload=_json(row["payload"]),
+            attempts=row["attempts"],
+            publication_id=row["publication_id"],
+        )
+        for row in rows
+    ]
+    claimed.sort(key=lambda c: (c.priority, c.id))
+    return claimed
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    loaded = json.loads(value)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+async def still_sending(ids: Sequence[int], owner: str) -> set[int]:
+    """Which of ``ids`` this owner still holds (a cancelled broadcast's rows drop out)."""
+    if not ids:
+        return set()
+    rows = await Delivery.filter(
+        id__in=list(ids), status=DeliveryStatus.SENDING, lease_owner=owner
+    ).values_list("id", flat=True)
+    return {int(row) for row in rows}  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one claimed row."""
+
+    id: int
+    status: DeliveryStatus
+    platform_message_id: str | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    refund_attempt: bool = False  # a platform rate limit or a broken account is not the row's fault
+
+
+async def record_outcomes(outcomes: Sequence[Outcome], owner: str) -> None:
+    """Write outcomes in one transaction, each only if this owner still holds the row (a
+    cancelled row stays cancelled)."""
+    now = utcnow()
+    async with in_transaction(raw.connection(Delivery).connection_name):
+        for outcome in outcomes:
+            changes: dict[str, Any] = {
+                "status": outcome.status,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            }
+            if outcome.status is DeliveryStatus.SENT:
+                changes["sent_at"] = now
+                changes["platform_message_id"] = outcome.platform_message_id
+            if outcome.error is not None:
+                changes["last_error"] = outcome.error[:_MAX_ERROR]
+            if outcome.retry_at is not None:
+                changes["not_before"] = outcome.retry_at
+            if outcome.refund_attempt:
+                changes["attempts"] = F("attempts") - 1
+            await Delivery.filter(
+                id=outcome.id, lease_owner=owner, status=DeliveryStatus.SENDING
+            ).update(**changes)
+
+
+async def release(ids: Sequence[int], owner: str) -> None:
+    """Give claimed rows back untouched (the sender is stopping)."""
+    if ids:
+        await Delivery.filter(
+            id__in=list(ids), lease_owner=owner, status=DeliveryStatus.SENDING
+        ).update(status=DeliveryStatus.PENDING, lease_owner=None, lease_expires_at=None)
+
+
+async def skip_unreachable(contact_id: int, reason: str) -> int:
+    """Mark a contact unreachable and every row still waiting for it as such; how many rows."""
+    await Contact.filter(id=contact_id).update(
+        reachability=Reachability.UNREACHABLE, unreachable_reason=reason[:200]
+    )
+    return await Delivery.filter(
+        contact_id=contact_id,
+        status__in=(DeliveryStatus.PENDING, DeliveryStatus.FAILED),
+    ).update(status=DeliveryStatus.UNREACHABLE, last_error=reason[:_MAX_ERROR])
+
+
+async def cancel_publication(publication_id: int) -> int:
+    """Stop a broadcast: every row not yet sent is cancelled, including rows a sender holds
+    (it re-checks before each send). How many rows were stopped."""
+    return await Delivery.filter(
+        publication_id=publication_id,
+        status__in=(DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.SENDING),
+    ).update(status=DeliveryStatus.CANCELLED, lease_owner=None, lease_expires_at=None)
+
+
+async def retry_dead(delivery_ids: Sequence[int]) -> int:
+    """Staff retry dead letters by hand: they go back to the queue with a fresh count."""
+    return await Delivery.filter(id__in=list(delivery_ids), status=DeliveryStatus.DEAD).update(
+        status=DeliveryStatus.PENDING, attempts=0, not_before=utcnow(), last_error=None
+    )
+
+
+async def note_account_error(account_id: int, message: str) -> None:
+    """Shown to staff on the channel account (a quota or window error, a refused token)."""
+    await ChannelAccount.filter(id=account_id).update(
+        last_error=message[:_MAX_ERROR], last_error_at=utcnow()
+    )
+
+
+async def counts(publication_id: int | None = None) -> dict[str, int]:
+    """Rows per status, for one broadcast or for everything."""
+    query = Delivery.all()
+    if publication_id is not None:
+        query = query.filter(publication_id=publication_id)
+    result = {status.value: 0 for status in DeliveryStatus}
+    for status, count in await _status_counts(query):
+        result[status] = count
+    return result
+
+
+async def _status_counts(query: Any) -> list[tuple[str, int]]:
+    rows = await query.annotate(n=Count("id")).group_by("status").values_list("status", "n")
+    return [(str(status), int(n)) for status, n in rows]
