@@ -56,7 +56,7 @@ class Pacer:
         if wait > 0:
             await asyncio.sleep(wait)
         # A retry_after that arrived while this send waited for its slot holds it too.
-        while (paused := self.paused_for) > 0:
+        while (paused := self.paused_for) > 0:  # noqa: ASYNC110 - waiting on a clock, not an event
             await asyncio.sleep(paused)
 
 
