@@ -8,28 +8,51 @@ keys of `communepol.keys`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from bots.conversation import ConversationEngine, Router
+from bots.registry import channel_factory
+from bots.resident import router as resident_router
 from communepol import keys
 from communepol.crypto import Keyring
 from communepol.db.orm import open_database, require_current_schema
 from communepol.i18n import I18n
+from communepol.services.channels import ChannelFactory, ChannelRegistry
+from communepol.services.inbox import InboxWriter
 from communepol.settings import Settings
+from communepol.web.chathub import WebchatHub
 from communepol.web.errors import error_middleware
 from communepol.web.health import setup_health
 from communepol.web.metrics import HttpMetrics, metrics_middleware
 from communepol.web.public import setup_public
 from communepol.web.security import security_headers_middleware
 from communepol.web.templating import setup_templates
+from communepol.web.webchat import setup_webchat
+from communepol.web.webhooks import setup_webhooks
+from communepol.workers.dispatcher import Dispatcher
+from communepol.workers.inbox import InboxWorker
+from communepol.workers.poller import Pollers
 
 # Webhook bodies are small JSON documents; anything larger is refused with 413 before parsing.
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    run_workers: bool = True,
+    factory: ChannelFactory | None = None,
+) -> web.Application:
+    """The whole service. ``run_workers=False`` serves HTTP only (webhooks still store into
+    the inbox); ``factory`` replaces the platform adapters (tests)."""
     registry = CollectorRegistry(auto_describe=True)
     http_metrics = HttpMetrics.create(registry)
     # Order matters: metrics see every response, including error pages; the error middleware
@@ -46,12 +69,30 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.KEYRING] = Keyring(settings.secret_key)
     app[keys.I18N] = I18n.load(default_locale=settings.default_locale)
     app[keys.METRICS_REGISTRY] = registry
+    app[keys.WEBCHAT_HUB] = hub = WebchatHub()
+    app[keys.CHANNELS] = ChannelRegistry(
+        app[keys.KEYRING], factory or channel_factory(settings, hub)
+    )
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_workers(run_workers))
 
     setup_templates(app)
     setup_health(app)
     setup_public(app)
+    setup_webhooks(app)
+    setup_webchat(app)
     return app
+
+
+def resident_conversations() -> Router:
+    router = Router()
+    router.include(resident_router)
+    return router
+
+
+def _owner() -> str:
+    """This process's name in leases: unique even for two processes with one pid namespace."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -60,3 +101,41 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await require_current_schema(ctx)
         app[keys.DATABASE] = ctx
         yield
+
+
+def _workers(run: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The inbox writer always (webhooks need it); the dispatcher, inbox worker and pollers
+    when ``run`` — a process can serve HTTP only and leave the work to another."""
+
+    async def workers(app: web.Application) -> AsyncIterator[None]:
+        keyring = app[keys.KEYRING]
+        owner = _owner()
+        registry = app[keys.CHANNELS]
+        dispatcher = Dispatcher(registry, keyring, owner=owner)
+        engine = ConversationEngine(resident_conversations(), keyring, app[keys.I18N])
+        worker = InboxWorker(
+            keyring, engine, owner=owner, registry=registry, on_processed=dispatcher.wake
+        )
+        writer = InboxWriter(keyring, on_stored=worker.wake)
+        app[keys.DISPATCHER] = dispatcher
+        app[keys.INBOX_WORKER] = worker
+        app[keys.INBOX_WRITER] = writer
+        writer.start()
+        tasks = []
+        if run:
+            pollers = Pollers(registry, writer, owner=owner)
+            tasks = [
+                asyncio.create_task(dispatcher.run(), name="dispatcher"),
+                asyncio.create_task(worker.run(), name="inbox-worker"),
+                asyncio.create_task(pollers.run(), name="pollers"),
+            ]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await writer.stop()
+        await registry.close()
+
+    return workers

@@ -347,7 +347,7 @@ def utc_from_epoch(value: Any, *, milliseconds: bool = False) -> datetime | None
     """A platform timestamp (seconds or ms, number or numeric string) as aware UTC, or None."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if milliseconds:
         number /= 1000

@@ -13,7 +13,17 @@ from datetime import datetime
 
 from tortoise.functions import Count
 
-from communepol.db.models import Follow, FollowStatus, Page, Post, PostStatus, PostTranslation
+from communepol.db.models import (
+    ChannelKind,
+    ChannelStatus,
+    Follow,
+    FollowStatus,
+    Page,
+    PageChannel,
+    Post,
+    PostStatus,
+    PostTranslation,
+)
 from communepol.errors import NotFound
 
 
@@ -46,6 +56,7 @@ class PublicPage:
     followers: int
     published: list[PostView]
     upcoming: list[PostView]
+    chat_account_id: int | None = None  # the web chat account carrying this page, if any
 
 
 def pick_translation(
@@ -109,7 +120,17 @@ async def public_page(slug: str, locale: str, *, limit: int = 20) -> PublicPage:
         .prefetch_related("translations")
     )
     counts = await _follower_counts([page.id])
+    chat_account_id = (
+        await PageChannel.filter(
+            page_id=page.id,
+            channel_account__kind=ChannelKind.WEBCHAT,
+            channel_account__status=ChannelStatus.ACTIVE,
+        )
+        .first()
+        .values_list("channel_account_id", flat=True)
+    )
     return PublicPage(
+        chat_account_id=int(chat_account_id) if chat_account_id else None,  # type: ignore[call-overload]
         slug=page.slug,
         title=page.title,
         description=page.description,

@@ -1,0 +1,246 @@
+"""The inbox: every inbound platform event is stored durably before the webhook answers 200,
+then processed by the inbox worker, in order per contact.
+
+Storing is idempotent: ``(channel account, platform event id)`` is unique and the insert
+ignores a conflict, so a platform's replay or two concurrent deliveries of one event store it
+once. `InboxWriter` commits in groups: every webhook request waiting at that moment is written
+in one transaction and all are answered together, which is what lets SQLite keep up with a
+burst (one transaction per request would not).
+
+The event is kept sealed (``inbox`` key) while it waits; once processed, its payload is
+erased — only the id (for de-duplication) and the outcome remain. A failing event is retried
+with backoff and, after ``MAX_ATTEMPTS``, parked with its error for staff to see and retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from communepol.clock import utcnow
+from communepol.crypto import Keyring
+from communepol.db import raw
+from communepol.db.models import InboundEvent as StoredEvent
+from communepol.db.models import InboundStatus
+from communepol.errors import Unavailable
+from communepol.ports import InboundEvent
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+_MAX_ERROR = 500
+
+
+def contact_key(keyring: Keyring, account_id: int, event: InboundEvent) -> str | None:
+    """What orders a contact's events: the keyed hash of the chat, never the chat id itself."""
+    if event.chat_id is None:
+        return None
+    return keyring.identity_hash(account_id, event.chat_id)
+
+
+def _rows(keyring: Keyring, account_id: int, events: Sequence[InboundEvent]) -> list[StoredEvent]:
+    box = keyring.box("inbox")
+    now = utcnow()
+    return [
+        StoredEvent(
+            channel_account_id=account_id,
+            platform_event_id=event.event_id[:128],
+            event_kind=event.kind.value,
+            contact_key=contact_key(keyring, account_id, event),
+            payload_sealed=box.seal(event.to_json()),
+            not_before=now,
+        )
+        for event in events
+    ]
+
+
+async def store(keyring: Keyring, account_id: int, events: Sequence[InboundEvent]) -> None:
+    """Store events at once, in one transaction (the writer's batches go through here)."""
+    await store_rows(_rows(keyring, account_id, events))
+
+
+async def store_rows(rows: list[StoredEvent]) -> None:
+    if not rows:
+        return
+    async with in_transaction(raw.connection(StoredEvent).connection_name):
+        await StoredEvent.bulk_create(rows, ignore_conflicts=True)
+
+
+@dataclass
+class _Waiting:
+    rows: list[StoredEvent]
+    done: asyncio.Future[None]
+
+
+class InboxWriter:
+    """Group commit for webhook requests: `store` returns once the events are committed."""
+
+    def __init__(
+        self,
+        keyring: Keyring,
+        *,
+        max_batch: int = 500,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self._keyring = keyring
+        self._max_batch = max_batch
+        self._on_stored = on_stored
+        self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="inbox-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def store(self, account_id: int, events: Sequence[InboundEvent]) -> None:
+        """Durably store ``events``; raises `Unavailable` when the database cannot."""
+        if not events:
+            return
+        rows = _rows(self._keyring, account_id, events)
+        if self._task is None:  # not started (a command-line poller, a test): write directly
+            await self._write([rows])
+            return
+        waiting = _Waiting(rows, asyncio.get_running_loop().create_future())
+        await self._queue.put(waiting)
+        await waiting.done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            size = len(batch[0].rows)
+            while size < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                batch.append(item)
+                size += len(item.rows)
+            try:
+                await self._write([item.rows for item in batch])
+            except Unavailable as err:
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(err)
+                continue
+            for item in batch:
+                if not item.done.done():
+                    item.done.set_result(None)
+
+    async def _write(self, groups: list[list[StoredEvent]]) -> None:
+        try:
+            await store_rows([row for rows in groups for row in rows])
+        except Exception as err:
+            # Answering 503 makes the platform deliver again later; nothing is lost.
+            log.error("inbox: cannot store events (%s)", type(err).__name__)
+            raise Unavailable("the inbox cannot store events now") from err
+        if self._on_stored is not None:
+            self._on_stored()
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: int
+    channel_account_id: int
+    attempts: int
+    event: InboundEvent
+
+
+_CLAIM = """
+UPDATE inbound_event
+   SET status = 'processing', lease_owner = :owner, lease_expires_at = :lease_until,
+       attempts = attempts + 1
+ WHERE id IN (
+       SELECT e.id FROM inbound_event e
+        WHERE ((e.status IN ('pending', 'failed') AND e.not_before <= :now)
+               OR (e.status = 'processing' AND e.lease_expires_at < :now))
+          AND NOT EXISTS (
+              SELECT 1 FROM inbound_event p
+               WHERE p.channel_account_id = e.channel_account_id
+                 AND p.contact_key = e.contact_key
+                 AND p.id < e.id
+                 AND p.status IN ('pending', 'processing', 'failed'))
+        ORDER BY e.id
+        LIMIT :limit
+        {skip_locked})
+RETURNING id, channel_account_id, attempts, payload_sealed
+"""
+
+
+async def claim(
+    keyring: Keyring, *, owner: str, limit: int, lease: timedelta, now: datetime | None = None
+) -> list[ClaimedEvent]:
+    """Lease due events, at most one per contact at a time and each contact's oldest first
+    (an event waits while an earlier one of the same contact is pending, being processed or
+    waiting for its retry)."""
+    now = now or utcnow()
+    rows = await raw.fetch(
+        StoredEvent, _CLAIM, owner=owner, lease_until=now + lease, now=now, limit=limit
+    )
+    box = keyring.box("inbox")
+    claimed = [
+        ClaimedEvent(
+            id=row["id"],
+            channel_account_id=row["channel_account_id"],
+            attempts=row["attempts"],
+            event=InboundEvent.from_json(box.open(row["payload_sealed"])),
+        )
+        for row in rows
+    ]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+async def mark_done(event_id: int, owner: str) -> bool:
+    """Processed: erase the payload (only the id stays, for de-duplication)."""
+    updated = await StoredEvent.filter(
+        id=event_id, lease_owner=owner, status=InboundStatus.PROCESSING
+    ).update(
+        status=InboundStatus.DONE,
+        processed_at=utcnow(),
+        payload_sealed="",
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=None,
+    )
+    return updated == 1
+
+
+async def mark_failed(event: ClaimedEvent, owner: str, error: str) -> InboundStatus:
+    """Retry later with backoff, or park after `MAX_ATTEMPTS`; the status it now has."""
+    if event.attempts >= MAX_ATTEMPTS:
+        status, retry_at = InboundStatus.PARKED, utcnow()
+    else:
+        ceiling = min(300.0, 2.0 * 2 ** (event.attempts - 1))
+        delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+        status, retry_at = InboundStatus.FAILED, utcnow() + timedelta(seconds=delay)
+    await StoredEvent.filter(id=event.id, lease_owner=owner).update(
+        status=status,
+        not_before=retry_at,
+        last_error=error[:_MAX_ERROR],
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+    return status
+
+
+async def parked(limit: int = 100) -> list[StoredEvent]:
+    """Events that gave up, newest first, for staff (their payload stays sealed)."""
+    return await StoredEvent.filter(status=InboundStatus.PARKED).order_by("-id").limit(limit)
+
+
+async def retry_parked(event_ids: Sequence[int]) -> int:
+    """Staff send parked events through again, with a fresh count."""
+    return await StoredEvent.filter(id__in=list(event_ids), status=InboundStatus.PARKED).update(
+        status=InboundStatus.PENDING, attempts=0, not_before=utcnow(), last_error=None
+    )
