@@ -206,9 +206,12 @@ class AccountSender:
             item = heapq.heappop(waiting)
             if item.row.id not in held:
                 continue  # cancelled while it waited
-            delay = max(item.ready_at - time.monotonic(), item.gaps.wait_for(item.key))
-            if delay > 0:
-                item.ready_at = time.monotonic() + delay
+            now = time.monotonic()
+            ready_at = max(item.ready_at, item.gaps.ready_at(item.key))
+            if ready_at > now:
+                # The chat's next slot, exactly: rows of one chat keep their order (by seq).
+                item.ready_at = ready_at
+                delay = ready_at - now
                 heapq.heappush(waiting, item)
                 if waiting[0] is item:
                     await asyncio.sleep(min(delay, 0.25))

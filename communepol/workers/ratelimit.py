@@ -74,6 +74,10 @@ class Gaps:
             return 0.0
         return max(0.0, self._next.get(key, 0.0) - self._clock())
 
+    def ready_at(self, key: str) -> float:
+        """The monotonic time at which ``key`` may be sent to."""
+        return self._next.get(key, 0.0) if self.interval is not None else 0.0
+
     def mark(self, key: str) -> None:
         """Record a send to ``key`` now."""
         if self.interval is None:
