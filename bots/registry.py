@@ -15,11 +15,18 @@ from communepol.services.channels import ChannelFactory
 from communepol.settings import Settings
 from communepol.web.chathub import WebchatHub
 
+FREE_TELEGRAM_RATE = 30.0
+
 
 def channel_factory(settings: Settings, hub: WebchatHub) -> ChannelFactory:
     def build(account: ChannelAccount, secrets: dict[str, Any], store: SecretsStore) -> Channel:
         if account.kind is ChannelKind.TELEGRAM:
-            return TelegramChannel(account.id, secrets, api_base=settings.telegram_api_base)
+            return TelegramChannel(
+                account.id,
+                secrets,
+                api_base=settings.telegram_api_base,
+                paid_broadcast=settings.telegram_send_rate > FREE_TELEGRAM_RATE,
+            )
         if account.kind is ChannelKind.ZALO_OA:
             return ZaloOAChannel(
                 account.id,

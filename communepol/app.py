@@ -37,7 +37,7 @@ from communepol.web.security import security_headers_middleware
 from communepol.web.templating import setup_templates
 from communepol.web.webchat import setup_webchat
 from communepol.web.webhooks import setup_webhooks
-from communepol.workers.dispatcher import Dispatcher
+from communepol.workers.dispatcher import Dispatcher, default_limits
 from communepol.workers.inbox import InboxWorker
 from communepol.workers.poller import Pollers
 
@@ -111,7 +111,10 @@ def _workers(run: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         keyring = app[keys.KEYRING]
         owner = _owner()
         registry = app[keys.CHANNELS]
-        dispatcher = Dispatcher(registry, keyring, owner=owner)
+        rate = app[keys.SETTINGS].telegram_send_rate
+        dispatcher = Dispatcher(
+            registry, keyring, owner=owner, limits_for=lambda kind: default_limits(kind, rate)
+        )
         engine = ConversationEngine(resident_conversations(), keyring, app[keys.I18N])
         worker = InboxWorker(
             keyring, engine, owner=owner, registry=registry, on_processed=dispatcher.wake

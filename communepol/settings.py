@@ -66,6 +66,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ZALO_OA_API_BASE", "https://openapi.zalo.me", "Zalo Official Account Open API"),
     Variable("ZALO_OAUTH_API_BASE", "https://oauth.zaloapp.com", "Zalo OAuth v4 server"),
     Variable("ZALO_BOT_API_BASE", "https://bot-api.zaloplatforms.com", "Zalo Bot API server"),
+    Variable(
+        "TELEGRAM_SEND_RATE",
+        "30",
+        "messages per second per Telegram bot (1-1000); above 30, broadcasts are sent as paid "
+        "broadcasts (allow_paid_broadcast, 0.1 Star each)",
+    ),
 )
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -89,6 +95,7 @@ class Settings:
     zalo_oa_api_base: str = "https://openapi.zalo.me"
     zalo_oauth_api_base: str = "https://oauth.zaloapp.com"
     zalo_bot_api_base: str = "https://bot-api.zaloplatforms.com"
+    telegram_send_rate: float = 30.0
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -136,6 +143,7 @@ class Settings:
             zalo_oa_api_base=_http_url("ZALO_OA_API_BASE", raw("ZALO_OA_API_BASE")),
             zalo_oauth_api_base=_http_url("ZALO_OAUTH_API_BASE", raw("ZALO_OAUTH_API_BASE")),
             zalo_bot_api_base=_http_url("ZALO_BOT_API_BASE", raw("ZALO_BOT_API_BASE")),
+            telegram_send_rate=_rate(raw("TELEGRAM_SEND_RATE")),
         )
 
 
@@ -160,6 +168,16 @@ def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise _fail("PORT", f"{value!r} is not a port number (1-65535)")
     return int(value)
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = 0.0
+    if not 1 <= rate <= 1000:
+        raise _fail("TELEGRAM_SEND_RATE", f"{value!r} is not a rate from 1 to 1000 per second")
+    return rate
 
 
 def _timezone(value: str) -> str:

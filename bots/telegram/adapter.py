@@ -145,8 +145,12 @@ class TelegramChannel:
         *,
         api_base: str,
         request_timeout: float = 30.0,
+        paid_broadcast: bool = False,
     ) -> None:
         self.account_id = account_id
+        # Above Telegram's free 30/s, broadcasts must be paid (0.1 Star each): the dispatcher
+        # only paces faster than 30/s when the station has set that up.
+        self._paid_broadcast = paid_broadcast
         token = secrets.get("token")
         if not isinstance(token, str) or not token:
             raise ValidationError("the Telegram account has no bot token", field="token")
@@ -220,6 +224,7 @@ class TelegramChannel:
 
         chat_id = recipient.chat_id
         reply = _reply_parameters(message.reply_to)
+        paid = self._paid_broadcast and purpose in (SendPurpose.BROADCAST, SendPurpose.ALERT)
         ids: list[str] = []
         if message.media is not None:
             captioned = (
@@ -235,6 +240,7 @@ class TelegramChannel:
                     caption=text if captioned and text.strip() else None,
                     markup=markup if last else None,
                     reply=reply,
+                    paid=paid,
                 )
             )
             ids.append(str(sent.message_id))
@@ -250,6 +256,7 @@ class TelegramChannel:
                     parse_mode=None,
                     reply_markup=markup if number == len(parts) else None,
                     reply_parameters=reply if number == 1 else None,
+                    allow_paid_broadcast=paid or None,
                 )
             )
             ids.append(str(sent.message_id))
@@ -464,11 +471,13 @@ def _media_method(
     caption: str | None,
     markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None,
     reply: ReplyParameters | None,
+    paid: bool = False,
 ) -> TelegramMethod[Message]:
     common: dict[str, Any] = {
         "chat_id": chat_id,
         "reply_markup": markup,
         "reply_parameters": reply,
+        "allow_paid_broadcast": paid or None,
     }
     # The ref is a file_id Telegram already holds or a URL it fetches itself.
     if media.kind is MediaKind.STICKER:

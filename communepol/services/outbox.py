@@ -162,13 +162,14 @@ def _json(value: Any) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-async def still_sending(ids: Sequence[int], owner: str) -> set[int]:
-    """Which of ``ids`` this owner still holds (a cancelled broadcast's rows drop out)."""
+async def hold(ids: Sequence[int], owner: str, lease: timedelta) -> set[int]:
+    """Extend the lease on rows this owner still holds and return them: a cancelled broadcast's
+    rows drop out, and a long batch is not taken over by another sender while it runs."""
     if not ids:
         return set()
-    rows = await Delivery.filter(
-        id__in=list(ids), status=DeliveryStatus.SENDING, lease_owner=owner
-    ).values_list("id", flat=True)
+    held = Delivery.filter(id__in=list(ids), status=DeliveryStatus.SENDING, lease_owner=owner)
+    await held.update(lease_expires_at=utcnow() + lease)
+    rows = await held.values_list("id", flat=True)
     return {int(row) for row in rows}  # type: ignore[call-overload]
 
 

@@ -103,7 +103,10 @@ class DispatchConfig:
     max_attempts: int = 8
     backoff_base: float = 2.0
     backoff_cap: float = 600.0
-    account_lease: timedelta = timedelta(seconds=30)
+    # A crashed process's work is picked up by another within these times; a live process
+    # renews both long before they lapse (the account every scan, its rows every 0.25 s).
+    account_lease: timedelta = timedelta(seconds=10)
+    row_lease: timedelta = timedelta(seconds=15)
     idle_poll: float = 0.5
     scan_interval: float = 2.0
 
@@ -148,10 +151,7 @@ class AccountSender:
 
     @property
     def row_lease(self) -> timedelta:
-        # A claimed batch must be sent well within its lease, or another sender would take it.
-        rate = self.pacer.rate
-        seconds = 60.0 if rate is None else max(60.0, 3 * self.config.batch / rate)
-        return timedelta(seconds=seconds)
+        return self.config.row_lease
 
     async def run(self) -> None:
         while self._refused is None:
@@ -200,7 +200,8 @@ class AccountSender:
         held = {w.row.id for w in waiting}
         while waiting and self._refused is None:
             if time.monotonic() - chunk_started > 0.25:
-                held = await outbox.still_sending([w.row.id for w in waiting], self.owner)
+                ids = [w.row.id for w in waiting]
+                held = await outbox.hold(ids, self.owner, self.config.row_lease)
                 chunk_started = time.monotonic()
                 await self._flush()
             item = heapq.heappop(waiting)

@@ -44,7 +44,7 @@ class InboxWorker:
         registry: ChannelRegistry | None = None,
         on_processed: Callable[[], None] | None = None,
         batch: int = 50,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=30),
         idle_poll: float = 0.5,
     ) -> None:
         self.keyring = keyring
