@@ -215,6 +215,252 @@ async def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- channels -------------------------------------------------------------------------------
+
+# The operator's names for the kinds (as in the webhook paths) and the database's.
+CHANNEL_KINDS = {
+    "telegram": "telegram",
+    "zalo-oa": "zalo_oa",
+    "zalo-bot": "zalo_bot",
+    "webchat": "webchat",
+}
+# Where `channels add` reads each credential: environment variables keep them out of the shell
+# history and the process list. The same names are the keys of --secrets-from-stdin's JSON.
+CREDENTIAL_VARIABLES: dict[str, dict[str, str]] = {
+    "telegram": {"token": "COMMUNEPOL_NEW_TELEGRAM_TOKEN"},
+    "zalo-bot": {"token": "COMMUNEPOL_NEW_ZALO_BOT_TOKEN"},
+    "zalo-oa": {
+        "app_id": "COMMUNEPOL_NEW_ZALO_APP_ID",
+        "app_secret": "COMMUNEPOL_NEW_ZALO_APP_SECRET",
+        "oa_secret": "COMMUNEPOL_NEW_ZALO_OA_SECRET",
+        "access_token": "COMMUNEPOL_NEW_ZALO_ACCESS_TOKEN",
+        "refresh_token": "COMMUNEPOL_NEW_ZALO_REFRESH_TOKEN",
+    },
+    "webchat": {},
+}
+
+
+def _kind_name(kind: Any) -> str:
+    """The operator's name of a `ChannelKind` (zalo_oa → zalo-oa)."""
+    return str(kind.value).replace("_", "-")
+
+
+def _webhook_url(settings: Settings, account: Any) -> str:
+    return f"{settings.public_base_url}/webhooks/{_kind_name(account.kind)}/{account.id}"
+
+
+def _read_credentials(kind: str, from_stdin: bool) -> dict[str, str]:
+    """The new account's credentials, from the environment, then from a JSON object piped
+    into standard input for those the environment lacks. Never echoed, not even in errors."""
+    variables = CREDENTIAL_VARIABLES[kind]
+    given = {
+        name: os.environ[variable].strip()
+        for name, variable in variables.items()
+        if os.environ.get(variable, "").strip()
+    }
+    missing = [name for name in variables if name not in given]
+    if from_stdin and not variables:
+        raise ValidationError(f"a {kind} account has no credentials to read", field="secrets")
+    if from_stdin and missing:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ValidationError(
+                "--secrets-from-stdin reads a JSON object piped into standard input, "
+                "not typed at a terminal",
+                field="secrets",
+            )
+        piped = _credentials_json(sys.stdin.read(), tuple(variables))
+        given.update({name: piped[name] for name in missing if name in piped})
+        missing = [name for name in variables if name not in given]
+    if missing:
+        names = ", ".join(variables[name] for name in missing)
+        raise ValidationError(
+            f"missing credentials: set {names} (or pipe them as JSON with --secrets-from-stdin)",
+            field="secrets",
+        )
+    return given
+
+
+def _credentials_json(text: str, names: tuple[str, ...]) -> dict[str, str]:
+    import json
+
+    expected = ", ".join(names)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValidationError(
+            f"standard input is not a JSON object (expected keys: {expected})", field="secrets"
+        )
+    if set(value) - set(names):
+        raise ValidationError(
+            f"standard input has unexpected keys (expected keys: {expected})", field="secrets"
+        )
+    result: dict[str, str] = {}
+    for name, item in value.items():
+        if not isinstance(item, str):
+            raise ValidationError(f"{name} in standard input must be a string", field=name)
+        if item.strip():
+            result[name] = item.strip()
+    return result
+
+
+async def cmd_channels_add(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.db.models import ChannelKind, ReceiveMode
+    from communepol.services.channels import (
+        add_channel_account,
+        check_receive_mode,
+        new_account_secrets,
+    )
+
+    kind = ChannelKind(CHANNEL_KINDS[args.kind])
+    mode = ReceiveMode.POLLING if args.polling else ReceiveMode.WEBHOOK
+    # Everything that needs no database is checked first.
+    check_receive_mode(kind, mode)
+    secrets = new_account_secrets(kind, _read_credentials(args.kind, args.secrets_from_stdin))
+    async with _current_database(settings):
+        account = await add_channel_account(
+            Keyring(settings.secret_key),
+            kind=kind,
+            name=args.name,
+            secrets=secrets or None,
+            page_slugs=args.page or (),
+            receive_mode=mode,
+        )
+    head = f'added {args.kind} account {account.id} "{account.name}"'
+    if kind is ChannelKind.WEBCHAT:
+        _out(head)
+    elif kind is ChannelKind.ZALO_OA:
+        _out(
+            f"{head} (webhook to paste in the Zalo developer console: "
+            f"{_webhook_url(settings, account)})"
+        )
+    elif mode is ReceiveMode.POLLING:
+        _out(f"{head} (polling)")
+    else:
+        _out(f"{head} (webhook: {_webhook_url(settings, account)})")
+    return 0
+
+
+async def cmd_channels_list(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.channels import list_channel_accounts
+
+    async with _current_database(settings):
+        accounts = await list_channel_accounts()
+    if not accounts:
+        _out("no channel accounts (add one with `communepol channels add`)")
+        return 0
+    rows = [("ID", "KIND", "NAME", "STATUS", "RECEIVES", "PAGES", "LAST ERROR")]
+    for item in accounts:
+        rows.append(
+            (
+                str(item.id),
+                _kind_name(item.kind),
+                item.name,
+                item.status.value,
+                item.receive_mode.value,
+                ",".join(item.page_slugs) or "-",
+                " ".join((item.last_error or "-").split()),
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        _out("  ".join([*cells, row[-1]]).rstrip())
+    return 0
+
+
+async def _channel_webhook(args: argparse.Namespace, settings: Settings, *, remove: bool) -> int:
+    from bots.registry import channel_factory
+    from communepol.db.models import ChannelKind, ReceiveMode
+    from communepol.ports import Pollable, SendError
+    from communepol.services.channels import (
+        AccountSecrets,
+        get_channel_account,
+        open_secrets,
+    )
+    from communepol.web.chathub import WebchatHub
+
+    keyring = Keyring(settings.secret_key)
+    async with _current_database(settings):
+        account = await get_channel_account(args.id)
+        label = f"{_kind_name(account.kind)} account {account.id}"
+        url = _webhook_url(settings, account)
+        if account.kind is ChannelKind.ZALO_OA:
+            return _refused(
+                f"the webhook of {label} is set in the Zalo developer console, not here: "
+                f"paste {url} there"
+            )
+        if account.kind is ChannelKind.WEBCHAT:
+            return _refused(f"{label} is the built-in web chat: it has no platform webhook")
+        if not remove and account.receive_mode is ReceiveMode.POLLING:
+            return _refused(
+                f"{label} receives by polling; switch it first: "
+                f"communepol channels mode {account.id} webhook"
+            )
+        if not remove and settings.is_production and not url.startswith("https://"):
+            return _refused(
+                f"the platform needs an https webhook URL; COMMUNEPOL_PUBLIC_BASE_URL is "
+                f"{settings.public_base_url}"
+            )
+        channel = channel_factory(settings, WebchatHub())(
+            account, open_secrets(keyring, account), AccountSecrets(keyring, account.id)
+        )
+        try:
+            if not isinstance(channel, Pollable):
+                return _refused(f"the webhook of {label} cannot be set through its platform")
+            try:
+                if remove:
+                    await channel.remove_webhook()
+                else:
+                    await channel.set_webhook(url)
+            except SendError as err:
+                action = "removing" if remove else "setting"
+                raise Unavailable(
+                    f"{action} the webhook of {label} failed: {err.message}"
+                ) from None
+        finally:
+            await channel.close()
+    _out(f"webhook of {label} removed" if remove else f"webhook of {label} set to {url}")
+    return 0
+
+
+async def cmd_channels_webhook_set(args: argparse.Namespace, settings: Settings) -> int:
+    return await _channel_webhook(args, settings, remove=False)
+
+
+async def cmd_channels_webhook_remove(args: argparse.Namespace, settings: Settings) -> int:
+    return await _channel_webhook(args, settings, remove=True)
+
+
+async def cmd_channels_mode(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.db.models import ReceiveMode
+    from communepol.services.channels import set_receive_mode
+
+    mode = ReceiveMode(args.mode)
+    async with _current_database(settings):
+        account, changed = await set_receive_mode(args.id, mode)
+    label = f"{_kind_name(account.kind)} account {account.id}"
+    if not changed:
+        _out(f"{label} already receives by {mode.value}")
+    elif mode is ReceiveMode.POLLING:
+        _out(
+            f"{label} now receives by polling (remove its webhook so the platform hands out "
+            f"updates: communepol channels webhook remove {account.id})"
+        )
+    else:
+        _out(
+            f"{label} now receives by webhook (point the platform at it: "
+            f"communepol channels webhook set {account.id})"
+        )
+    return 0
+
+
+def _refused(message: str) -> int:
+    print(f"communepol: error: {message}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
 # --- i18n -----------------------------------------------------------------------------------
 
 
@@ -310,6 +556,12 @@ async def _serve(app: Any, settings: Settings) -> None:
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise argparse.ArgumentTypeError(f"{value!r} is not a port number")
+    return int(value)
+
+
+def _account_id(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 2**31:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an account id")
     return int(value)
 
 
@@ -412,6 +664,67 @@ def build_parser() -> argparse.ArgumentParser:
     staff_add.add_argument("--role", required=True, help="officer, supervisor or admin")
     staff_add.add_argument("--name", required=True, help="full name")
     staff_add.add_argument("--phone", help="Vietnamese phone number, e.g. 0912 345 678")
+
+    channel_commands = group("channels", "Channel accounts: Telegram, Zalo OA, Zalo Bot, web chat.")
+    channels_add = add(
+        channel_commands,
+        "add",
+        cmd_channels_add,
+        "Add a channel account. Credentials come from environment variables "
+        "(COMMUNEPOL_NEW_TELEGRAM_TOKEN; COMMUNEPOL_NEW_ZALO_BOT_TOKEN; for zalo-oa "
+        "COMMUNEPOL_NEW_ZALO_APP_ID, _APP_SECRET, _OA_SECRET, _ACCESS_TOKEN, _REFRESH_TOKEN), "
+        "never from arguments.",
+    )
+    channels_add.add_argument(
+        "kind",
+        choices=list(CHANNEL_KINDS),
+        metavar="KIND",
+        help="telegram, zalo-oa, zalo-bot or webchat",
+    )
+    channels_add.add_argument("--name", required=True, help="a name for people, e.g. the bot's")
+    channels_add.add_argument(
+        "--page",
+        action="append",
+        metavar="SLUG",
+        help="a page this account carries (repeat for several)",
+    )
+    channels_add.add_argument(
+        "--polling",
+        action="store_true",
+        help="receive by polling instead of a webhook (telegram and zalo-bot only)",
+    )
+    channels_add.add_argument(
+        "--secrets-from-stdin",
+        action="store_true",
+        help="read the credentials the environment lacks from a JSON object on standard input "
+        "with the keys token, or app_id, app_secret, oa_secret, access_token, refresh_token",
+    )
+    add(
+        channel_commands,
+        "list",
+        cmd_channels_list,
+        "List the channel accounts: kind, name, status, receive mode, pages, last error.",
+    )
+    webhook_commands = channel_commands.add_parser(
+        "webhook",
+        help="Set or remove an account's webhook at its platform (telegram, zalo-bot).",
+        description="Set or remove an account's webhook at its platform (telegram, zalo-bot).",
+    ).add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
+    for name, func, text in (
+        (
+            "set",
+            cmd_channels_webhook_set,
+            "Point the platform at COMMUNEPOL_PUBLIC_BASE_URL/webhooks/KIND/ID.",
+        ),
+        ("remove", cmd_channels_webhook_remove, "Remove the webhook at the platform."),
+    ):
+        sub = add(webhook_commands, name, func, text)
+        sub.add_argument("id", type=_account_id, metavar="ID", help="the account id")
+    channels_mode = add(
+        channel_commands, "mode", cmd_channels_mode, "Switch how an account receives updates."
+    )
+    channels_mode.add_argument("id", type=_account_id, metavar="ID", help="the account id")
+    channels_mode.add_argument("mode", choices=["webhook", "polling"])
 
     i18n_commands = group("i18n", "Translation catalogs.")
     root = Path(__file__).resolve().parent.parent

@@ -4,12 +4,25 @@ opened only by the adapter that sends (`open_secrets`)."""
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets as secrets_module
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from communepol.crypto import Keyring
-from communepol.db.models import ChannelAccount, ChannelKind, ChannelStatus, Page, PageChannel
+from communepol.db import raw
+from communepol.db.models import (
+    ChannelAccount,
+    ChannelKind,
+    ChannelStatus,
+    Page,
+    PageChannel,
+    ReceiveMode,
+)
 from communepol.errors import NotFound, ValidationError
 from communepol.ports import Channel, SecretsStore
 from communepol.text import clean
@@ -126,3 +139,156 @@ class ChannelRegistry:
     async def close(self) -> None:
         for account_id in list(self._entries):
             await self._drop(account_id)
+
+
+# --- adding and managing accounts (the `communepol channels` commands) ------------------------
+
+# The credentials each kind needs, by the names the adapters read from the opened secrets.
+ZALO_OA_CREDENTIALS = ("app_id", "app_secret", "oa_secret", "access_token", "refresh_token")
+CREDENTIALS: dict[ChannelKind, tuple[str, ...]] = {
+    ChannelKind.TELEGRAM: ("token",),
+    ChannelKind.ZALO_BOT: ("token",),
+    ChannelKind.ZALO_OA: ZALO_OA_CREDENTIALS,
+    ChannelKind.WEBCHAT: (),
+}
+# Kinds whose platform can be polled and whose webhook is set through the platform's API.
+POLLABLE_KINDS = frozenset({ChannelKind.TELEGRAM, ChannelKind.ZALO_BOT})
+
+# The same shapes the adapters accept (bots.telegram, bots.zalo_bot), checked before anything
+# is stored so a typo fails now and not at the first send.
+_TELEGRAM_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
+_ZALO_BOT_TOKEN = re.compile(r"[^\s/?#%:]+:[^\s/?#%]+")
+_NO_SPACE = re.compile(r"\S+")
+
+
+def _label(kind: ChannelKind) -> str:
+    """The operator's name of a kind, as in webhook paths and the CLI (zalo_oa → zalo-oa)."""
+    return kind.value.replace("_", "-")
+
+
+def new_account_secrets(kind: ChannelKind, given: Mapping[str, str]) -> dict[str, Any]:
+    """The secrets to seal for a new account of ``kind`` from the operator's credentials,
+    validated, with a fresh ``webhook_secret`` for the kinds whose webhook carries one.
+    Error messages name the credential, never its value."""
+    wanted = CREDENTIALS[kind]
+    unexpected = sorted(set(given) - set(wanted))
+    if unexpected:
+        raise ValidationError(
+            f"a {_label(kind)} account takes no credential named {', '.join(unexpected)}",
+            field="secrets",
+        )
+    values = {name: (given.get(name) or "").strip() for name in wanted}
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise ValidationError(
+            f"a {_label(kind)} account needs {', '.join(missing)}", field="secrets"
+        )
+    if kind is ChannelKind.TELEGRAM and not _TELEGRAM_TOKEN.fullmatch(values["token"]):
+        raise ValidationError(
+            "the Telegram bot token is malformed (expected <digits>:<letters, digits, _ or ->)",
+            field="token",
+        )
+    if kind is ChannelKind.ZALO_BOT and not _ZALO_BOT_TOKEN.fullmatch(values["token"]):
+        raise ValidationError(
+            "the Zalo Bot token is malformed (expected <bot id>:<secret>)", field="token"
+        )
+    for name, value in values.items():
+        if not _NO_SPACE.fullmatch(value):
+            raise ValidationError(f"the {name} must not contain spaces", field=name)
+    result: dict[str, Any] = dict(values)
+    if kind in POLLABLE_KINDS:
+        # token_urlsafe only uses A-Z a-z 0-9 _ -, which both Telegram and Zalo Bot accept.
+        result["webhook_secret"] = secrets_module.token_urlsafe(32)
+    return result
+
+
+async def add_channel_account(
+    keyring: Keyring,
+    *,
+    kind: ChannelKind,
+    name: str,
+    secrets: dict[str, Any] | None,
+    page_slugs: Iterable[str] = (),
+    receive_mode: ReceiveMode = ReceiveMode.WEBHOOK,
+) -> ChannelAccount:
+    """Create an account carrying the pages ``page_slugs``, all in one transaction: an unknown
+    slug or a receive mode the kind cannot use raises `ValidationError` and writes nothing."""
+    check_receive_mode(kind, receive_mode)
+    slugs = list(dict.fromkeys(slug.strip() for slug in page_slugs))
+    async with in_transaction(raw.connection(ChannelAccount).connection_name):
+        pages = {page.slug: page for page in await Page.filter(slug__in=slugs)} if slugs else {}
+        unknown = [slug for slug in slugs if slug not in pages]
+        if unknown:
+            raise ValidationError(
+                f"no page with slug {', '.join(repr(slug) for slug in unknown)}", field="page"
+            )
+        account = await create_channel_account(keyring, kind=kind, name=name, secrets=secrets)
+        if receive_mode is not account.receive_mode:
+            account.receive_mode = receive_mode
+            await account.save(update_fields=["receive_mode"])
+        for slug in slugs:
+            await carry_page(account, pages[slug])
+    return account
+
+
+def check_receive_mode(kind: ChannelKind, mode: ReceiveMode) -> None:
+    if mode is ReceiveMode.POLLING and kind not in POLLABLE_KINDS:
+        raise ValidationError(
+            f"a {_label(kind)} account cannot be polled: only telegram and zalo-bot can",
+            field="receive_mode",
+        )
+
+
+async def get_channel_account(account_id: int) -> ChannelAccount:
+    account = await ChannelAccount.get_or_none(id=account_id)
+    if account is None:
+        raise NotFound(f"no channel account {account_id}")
+    return account
+
+
+async def set_receive_mode(account_id: int, mode: ReceiveMode) -> tuple[ChannelAccount, bool]:
+    """Switch the account to ``mode``; the account and whether anything changed."""
+    account = await get_channel_account(account_id)
+    check_receive_mode(account.kind, mode)
+    if account.receive_mode is mode:
+        return account, False
+    await ChannelAccount.filter(id=account.id).update(receive_mode=mode)
+    account.receive_mode = mode
+    return account, True
+
+
+@dataclass(frozen=True)
+class AccountListing:
+    """What an operator may see of an account: never its secrets."""
+
+    id: int
+    kind: ChannelKind
+    name: str
+    status: ChannelStatus
+    receive_mode: ReceiveMode
+    page_slugs: tuple[str, ...]
+    last_error: str | None
+
+
+async def list_channel_accounts() -> list[AccountListing]:
+    accounts = await ChannelAccount.all().order_by("id")
+    links = (
+        await PageChannel.all()
+        .order_by("page__slug")
+        .values_list("channel_account_id", "page__slug")
+    )
+    slugs: dict[int, list[str]] = {}
+    for account_id, slug in links:
+        slugs.setdefault(int(account_id), []).append(str(slug))
+    return [
+        AccountListing(
+            id=account.id,
+            kind=account.kind,
+            name=account.name,
+            status=account.status,
+            receive_mode=account.receive_mode,
+            page_slugs=tuple(slugs.get(account.id, ())),
+            last_error=account.last_error,
+        )
+        for account in accounts
+    ]
