@@ -42,6 +42,12 @@ def test_platform_bases_can_point_at_local_fakes(tmp_path: Path) -> None:
     assert settings.zalo_bot_api_base == "http://127.0.0.1:18082"
 
 
+def test_a_paid_broadcast_rate_can_be_set(tmp_path: Path) -> None:
+    settings = Settings.from_env(env(SECRET_KEY=KEY, TELEGRAM_SEND_RATE="1000"), workdir=tmp_path)
+    assert settings.telegram_send_rate == 1000
+    assert Settings.from_env(env(SECRET_KEY=KEY), workdir=tmp_path).telegram_send_rate == 30
+
+
 def test_development_generates_and_keeps_a_private_secret_key(tmp_path: Path) -> None:
     first = Settings.from_env({}, workdir=tmp_path)
     second = Settings.from_env({}, workdir=tmp_path)
@@ -76,6 +82,9 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         ("PUBLIC_BASE_URL", "example.org"),
         ("PORT", "eighty"),
         ("PORT", "70000"),
+        ("TELEGRAM_SEND_RATE", "fast"),
+        ("TELEGRAM_SEND_RATE", "0"),
+        ("TELEGRAM_SEND_RATE", "5000"),
         ("TIMEZONE", "Asia/Hanoi_City"),
         ("DEFAULT_LOCALE", "fr"),
         ("LOG_LEVEL", "LOUD"),
