@@ -456,6 +456,210 @@ async def cmd_channels_mode(args: argparse.Namespace, settings: Settings) -> int
     return 0
 
 
+# --- inbox and outbox -----------------------------------------------------------------------
+# What the bot channel gave up on, for staff to see and retry. Only ids, kinds, statuses,
+# times, attempt counts and the stored error line are printed: never a payload, a platform id,
+# message text or whose a row is.
+
+
+def _table(rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> None:
+    """Print ``rows`` (the first is the header) in columns; ``right`` are the numeric ones."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        cells = [
+            cell.rjust(width) if column in right else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        _out("  ".join(cells).rstrip())
+
+
+def _account_label(account_id: int, kind: Any) -> str:
+    return f"{account_id} {_kind_name(kind)}"
+
+
+def _when(moment: datetime, settings: Settings) -> str:
+    return f"{moment.astimezone(settings.tz):%Y-%m-%d %H:%M}"
+
+
+def _error_line(text: str | None) -> str:
+    return " ".join((text or "-").split())
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _retry_ids(args: argparse.Namespace, every: str) -> list[int] | None:
+    """The ids to retry, in order and once each, or None when the flag ``every`` (retry them
+    all) is given; both or neither is bad input."""
+    flag = "--" + every.replace("_", "-")
+    if args.ids and getattr(args, every):
+        raise ValidationError(f"give ids or {flag}, not both", field="ids")
+    if not args.ids and not getattr(args, every):
+        raise ValidationError(f"give the ids to retry, or {flag}", field="ids")
+    return list(dict.fromkeys(args.ids)) if args.ids else None
+
+
+def _report_retry(
+    retried: int, skipped: dict[int, str | None], *, what: str, row: str, done: str
+) -> int:
+    """`… retry`'s report: how many went back, which asked-for ids did not and why; exit 1
+    when none did."""
+    reasons = ", ".join(
+        f"{item} ({status})" if status else f"{item} (no such {row})"
+        for item, status in skipped.items()
+    )
+    if not retried:
+        message = f"nothing retried (only {what}s can be): {reasons}" if reasons else ""
+        return _refused(message or f"no {what}s to retry")
+    _out(f"{_plural(retried, what)} {done}")
+    if reasons:
+        _out(f"not retried (only {what}s can be): {reasons}")
+    return 0
+
+
+def _more_rows(shown: int, more: bool) -> None:
+    if more:
+        _out(f"(the newest {shown} only; see more with --limit)")
+
+
+async def cmd_inbox_parked(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.inbox import parked_events
+
+    async with _current_database(settings):
+        events = await parked_events(limit=args.limit + 1)
+    if not events:
+        _out("no parked events")
+        return 0
+    rows = [
+        (
+            "ID",
+            "ACCOUNT",
+            "EVENT",
+            "ATTEMPTS",
+            f"RECEIVED ({settings.timezone})",
+            "LAST ERROR",
+        )
+    ]
+    for event in events[: args.limit]:
+        rows.append(
+            (
+                str(event.id),
+                _account_label(event.channel_account_id, event.channel_kind),
+                event.event_kind,
+                str(event.attempts),
+                _when(event.received_at, settings),
+                _error_line(event.last_error),
+            )
+        )
+    _table(rows, right=(0, 3))
+    _more_rows(args.limit, len(events) > args.limit)
+    return 0
+
+
+async def cmd_inbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.inbox import retry_all_parked, retry_parked_events
+
+    ids = _retry_ids(args, "all")
+    skipped: dict[int, str | None] = {}
+    async with _current_database(settings):
+        if ids is None:
+            retried = await retry_all_parked()
+        else:
+            ready, skipped = await retry_parked_events(ids)
+            retried = len(ready)
+    return _report_retry(
+        retried, skipped, what="parked event", row="event", done="sent through again"
+    )
+
+
+async def cmd_outbox_status(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.db.models import DeliveryStatus
+    from communepol.services.channels import get_channel_account, list_channel_accounts
+    from communepol.services.outbox import counts_by_account
+
+    async with _current_database(settings):
+        if args.account is None:
+            accounts = [(item.id, item.kind) for item in await list_channel_accounts()]
+        else:
+            account = await get_channel_account(args.account)
+            accounts = [(account.id, account.kind)]
+        counts = await counts_by_account(args.account)
+    statuses = [status.value for status in DeliveryStatus]
+    columns = [
+        (_account_label(account_id, kind), counts.get(account_id, {}))
+        for account_id, kind in accounts
+    ]
+    if args.account is None:
+        total = {status: sum(c.get(status, 0) for c in counts.values()) for status in statuses}
+        columns.insert(0, ("ALL", total))
+    rows = [("STATUS", *(label for label, _ in columns))]
+    for status in statuses:
+        rows.append((status, *(str(c.get(status, 0)) for _, c in columns)))
+    _table(rows, right=range(1, len(columns) + 1))
+    return 0
+
+
+async def cmd_outbox_dead(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.channels import get_channel_account
+    from communepol.services.outbox import dead_letters
+
+    async with _current_database(settings):
+        if args.account is not None:
+            await get_channel_account(args.account)
+        stuck = await dead_letters(limit=args.limit + 1, account_id=args.account)
+    if not stuck:
+        _out("no dead or quota-blocked deliveries")
+        return 0
+    rows = [
+        (
+            "ID",
+            "ACCOUNT",
+            "KIND",
+            "STATUS",
+            "ATTEMPTS",
+            f"CREATED ({settings.timezone})",
+            "LAST ERROR",
+        )
+    ]
+    for item in stuck[: args.limit]:
+        rows.append(
+            (
+                str(item.id),
+                _account_label(item.channel_account_id, item.channel_kind),
+                item.kind.value,
+                item.status.value,
+                str(item.attempts),
+                _when(item.created_at, settings),
+                _error_line(item.last_error),
+            )
+        )
+    _table(rows, right=(0, 4))
+    _more_rows(args.limit, len(stuck) > args.limit)
+    return 0
+
+
+async def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.channels import get_channel_account
+    from communepol.services.outbox import retry_all_dead, retry_dead_letters
+
+    ids = _retry_ids(args, "all_dead")
+    if ids is not None and args.account is not None:
+        raise ValidationError("--account goes with --all-dead, not with ids", field="account")
+    skipped: dict[int, str | None] = {}
+    async with _current_database(settings):
+        if ids is None:
+            if args.account is not None:
+                await get_channel_account(args.account)
+            retried = await retry_all_dead(args.account)
+        else:
+            ready, skipped = await retry_dead_letters(ids)
+            retried = len(ready)
+    return _report_retry(
+        retried, skipped, what="dead letter", row="delivery", done="back in the queue"
+    )
+
+
 def _refused(message: str) -> int:
     print(f"communepol: error: {message}", file=sys.stderr)
     return EXIT_REFUSED
@@ -562,6 +766,18 @@ def _port(value: str) -> int:
 def _account_id(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 2**31:
         raise argparse.ArgumentTypeError(f"{value!r} is not an account id")
+    return int(value)
+
+
+def _limit(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 2**31:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return int(value)
+
+
+def _row_id(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 2**63:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an id")
     return int(value)
 
 
@@ -725,6 +941,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     channels_mode.add_argument("id", type=_account_id, metavar="ID", help="the account id")
     channels_mode.add_argument("mode", choices=["webhook", "polling"])
+
+    inbox_commands = group("inbox", "Inbound events the bot channel gave up on (parked).")
+    inbox_parked = add(
+        inbox_commands,
+        "parked",
+        cmd_inbox_parked,
+        "List parked events, newest first: id, account, event kind, attempts, received at, "
+        "last error.",
+    )
+    inbox_parked.add_argument(
+        "--limit", type=_limit, default=100, metavar="N", help="at most N events (default 100)"
+    )
+    inbox_retry = add(
+        inbox_commands,
+        "retry",
+        cmd_inbox_retry,
+        "Send parked events through again, with a fresh attempt count.",
+    )
+    inbox_retry.add_argument("ids", nargs="*", type=_row_id, metavar="ID", help="parked event ids")
+    inbox_retry.add_argument("--all", action="store_true", help="every parked event")
+
+    outbox_commands = group("outbox", "Outbound messages: the queue, dead letters.")
+    outbox_status = add(
+        outbox_commands,
+        "status",
+        cmd_outbox_status,
+        "Deliveries per status, overall and per channel account.",
+    )
+    outbox_status.add_argument(
+        "--account", type=_account_id, metavar="ID", help="only this channel account"
+    )
+    outbox_dead = add(
+        outbox_commands,
+        "dead",
+        cmd_outbox_dead,
+        "List dead letters and quota-blocked deliveries, newest first: id, account, kind, "
+        "status, attempts, created at, last error.",
+    )
+    outbox_dead.add_argument(
+        "--limit", type=_limit, default=100, metavar="N", help="at most N rows (default 100)"
+    )
+    outbox_dead.add_argument(
+        "--account", type=_account_id, metavar="ID", help="only this channel account"
+    )
+    outbox_retry = add(
+        outbox_commands,
+        "retry",
+        cmd_outbox_retry,
+        "Put dead letters back in the queue, with a fresh attempt count.",
+    )
+    outbox_retry.add_argument(
+        "ids", nargs="*", type=_row_id, metavar="ID", help="dead letter (delivery) ids"
+    )
+    outbox_retry.add_argument("--all-dead", action="store_true", help="every dead letter")
+    outbox_retry.add_argument(
+        "--account", type=_account_id, metavar="ID", help="with --all-dead: only this account's"
+    )
 
     i18n_commands = group("i18n", "Translation catalogs.")
     root = Path(__file__).resolve().parent.parent

@@ -27,8 +27,8 @@ from tortoise.transactions import in_transaction
 from communepol.clock import utcnow
 from communepol.crypto import Keyring
 from communepol.db import raw
+from communepol.db.models import ChannelKind, InboundStatus
 from communepol.db.models import InboundEvent as StoredEvent
-from communepol.db.models import InboundStatus
 from communepol.errors import Unavailable
 from communepol.ports import InboundEvent
 
@@ -244,3 +244,68 @@ async def retry_parked(event_ids: Sequence[int]) -> int:
     return await StoredEvent.filter(id__in=list(event_ids), status=InboundStatus.PARKED).update(
         status=InboundStatus.PENDING, attempts=0, not_before=utcnow(), last_error=None
     )
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    """A parked event as staff see it: what, where, when and why — never its content, its
+    platform id or whose it is."""
+
+    id: int
+    channel_account_id: int
+    channel_kind: ChannelKind
+    event_kind: str
+    attempts: int
+    received_at: datetime
+    last_error: str | None
+
+
+async def parked_events(limit: int = 100) -> list[ParkedEvent]:
+    """Events that gave up, newest first, without loading their sealed payload."""
+    rows = (
+        await StoredEvent.filter(status=InboundStatus.PARKED)
+        .order_by("-id")
+        .limit(limit)
+        .values(
+            "id",
+            "channel_account_id",
+            "event_kind",
+            "attempts",
+            "received_at",
+            "last_error",
+            channel_kind="channel_account__kind",
+        )
+    )
+    return [
+        ParkedEvent(
+            id=int(row["id"]),
+            channel_account_id=int(row["channel_account_id"]),
+            channel_kind=ChannelKind(row["channel_kind"]),
+            event_kind=str(row["event_kind"]),
+            attempts=int(row["attempts"]),
+            received_at=row["received_at"],
+            last_error=row["last_error"],
+        )
+        for row in rows
+    ]
+
+
+async def retry_all_parked() -> int:
+    """Send every parked event through again, with a fresh count; how many."""
+    return await StoredEvent.filter(status=InboundStatus.PARKED).update(
+        status=InboundStatus.PENDING, attempts=0, not_before=utcnow(), last_error=None
+    )
+
+
+async def retry_parked_events(event_ids: Sequence[int]) -> tuple[list[int], dict[int, str | None]]:
+    """Send these parked events through again (`retry_parked`): the ids that went back to the
+    queue, and for each other id its status (None: there is no such event)."""
+    wanted = list(dict.fromkeys(event_ids))
+    async with in_transaction(raw.connection(StoredEvent).connection_name):
+        # Locked (PostgreSQL) so that two staff retrying at once are each told the truth.
+        rows = await StoredEvent.filter(id__in=wanted).select_for_update().only("id", "status")
+        status: dict[int, str | None] = {row.id: row.status.value for row in rows}
+        ready = [item for item in wanted if status.get(item) == InboundStatus.PARKED.value]
+        if ready:
+            await retry_parked(ready)
+    return ready, {item: status.get(item) for item in wanted if item not in ready}

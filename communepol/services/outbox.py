@@ -29,6 +29,7 @@ from communepol.db import raw
 from communepol.db.models import (
     PRIORITY_OF_KIND,
     ChannelAccount,
+    ChannelKind,
     Contact,
     Delivery,
     DeliveryKind,
@@ -266,3 +267,99 @@ async def counts(publication_id: int | None = None) -> dict[str, int]:
 async def _status_counts(query: Any) -> list[tuple[str, int]]:
     rows = await query.annotate(n=Count("id")).group_by("status").values_list("status", "n")
     return [(str(status), int(n)) for status, n in rows]
+
+
+async def counts_by_account(account_id: int | None = None) -> dict[int, dict[str, int]]:
+    """Rows per status for each channel account that has rows (or for one), in one query."""
+    query = Delivery.all()
+    if account_id is not None:
+        query = query.filter(channel_account_id=account_id)
+    rows = (
+        await query.annotate(n=Count("id"))
+        .group_by("channel_account_id", "status")
+        .values_list("channel_account_id", "status", "n")
+    )
+    result: dict[int, dict[str, int]] = {}
+    for account, status, n in rows:
+        per_status = result.setdefault(int(account), {s.value: 0 for s in DeliveryStatus})
+        per_status[str(status)] = int(n)
+    return result
+
+
+# What staff look at by hand: the rows the dispatcher gave up on, and those a platform's quota
+# or window forbade.
+STUCK_STATUSES = (DeliveryStatus.DEAD, DeliveryStatus.QUOTA_BLOCKED)
+
+
+@dataclass(frozen=True)
+class StuckDelivery:
+    """A dead or quota-blocked row as staff see it: never its payload or its recipient."""
+
+    id: int
+    channel_account_id: int
+    channel_kind: ChannelKind
+    kind: DeliveryKind
+    status: DeliveryStatus
+    attempts: int
+    created_at: datetime
+    last_error: str | None
+
+
+async def dead_letters(limit: int = 100, account_id: int | None = None) -> list[StuckDelivery]:
+    """Dead and quota-blocked rows, newest first, without loading their payload."""
+    query = Delivery.filter(status__in=STUCK_STATUSES)
+    if account_id is not None:
+        query = query.filter(channel_account_id=account_id)
+    rows = (
+        await query.order_by("-id")
+        .limit(limit)
+        .values(
+            "id",
+            "channel_account_id",
+            "kind",
+            "status",
+            "attempts",
+            "created_at",
+            "last_error",
+            channel_kind="channel_account__kind",
+        )
+    )
+    return [
+        StuckDelivery(
+            id=int(row["id"]),
+            channel_account_id=int(row["channel_account_id"]),
+            channel_kind=ChannelKind(row["channel_kind"]),
+            kind=DeliveryKind(row["kind"]),
+            status=DeliveryStatus(row["status"]),
+            attempts=int(row["attempts"]),
+            created_at=row["created_at"],
+            last_error=row["last_error"],
+        )
+        for row in rows
+    ]
+
+
+async def retry_all_dead(account_id: int | None = None) -> int:
+    """Every dead letter (of one account) back to the queue with a fresh count; how many."""
+    query = Delivery.filter(status=DeliveryStatus.DEAD)
+    if account_id is not None:
+        query = query.filter(channel_account_id=account_id)
+    return await query.update(
+        status=DeliveryStatus.PENDING, attempts=0, not_before=utcnow(), last_error=None
+    )
+
+
+async def retry_dead_letters(
+    delivery_ids: Sequence[int],
+) -> tuple[list[int], dict[int, str | None]]:
+    """Retry these dead letters (`retry_dead`): the ids that went back to the queue, and for
+    each other id its status (None: there is no such row)."""
+    wanted = list(dict.fromkeys(delivery_ids))
+    async with in_transaction(raw.connection(Delivery).connection_name):
+        # Locked (PostgreSQL) so that two staff retrying at once are each told the truth.
+        rows = await Delivery.filter(id__in=wanted).select_for_update().only("id", "status")
+        status: dict[int, str | None] = {row.id: row.status.value for row in rows}
+        ready = [item for item in wanted if status.get(item) == DeliveryStatus.DEAD.value]
+        if ready:
+            await retry_dead(ready)
+    return ready, {item: status.get(item) for item in wanted if item not in ready}
