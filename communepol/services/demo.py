@@ -107,7 +107,7 @@ class DemoReport:
             "=" * 26,
             f"{self.communes_loaded} real communes and wards of Đắk Lắk loaded from the 2025 "
             "two-tier list.",
-            "Information pages (public web; followers reach them on Zalo, Telegram or web chat):",
+            "Information pages (each with a web chat to the station; try /start, /help):",
         ]
         lines += [f"  {title:<28} {url}/p/{slug}" for title, slug in self.pages]
         lines += [
