@@ -456,6 +456,18 @@ async def cmd_channels_mode(args: argparse.Namespace, settings: Settings) -> int
     return 0
 
 
+async def cmd_channels_status(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.db.models import ChannelStatus
+    from communepol.services.channels import set_status
+
+    status = ChannelStatus.ACTIVE if args.command_name == "activate" else ChannelStatus.PAUSED
+    async with _current_database(settings):
+        account, changed = await set_status(args.id, status)
+    label = f"{_kind_name(account.kind)} account {account.id}"
+    _out(f"{label} is {'now' if changed else 'already'} {status.value}")
+    return 0
+
+
 # --- inbox and outbox -----------------------------------------------------------------------
 # What the bot channel gave up on, for staff to see and retry. Only ids, kinds, statuses,
 # times, attempt counts and the stored error line are printed: never a payload, a platform id,
@@ -941,6 +953,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     channels_mode.add_argument("id", type=_account_id, metavar="ID", help="the account id")
     channels_mode.add_argument("mode", choices=["webhook", "polling"])
+    for name, text in (
+        ("activate", "Send and receive through the account again (after fixing its credentials)."),
+        ("pause", "Stop sending and receiving through the account; messages wait in the outbox."),
+    ):
+        sub = add(channel_commands, name, cmd_channels_status, text)
+        sub.add_argument("id", type=_account_id, metavar="ID", help="the account id")
+        sub.set_defaults(command_name=name)
 
     inbox_commands = group("inbox", "Inbound events the bot channel gave up on (parked).")
     inbox_parked = add(

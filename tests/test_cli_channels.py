@@ -20,6 +20,7 @@ from communepol.crypto import Keyring
 from communepol.db.models import (
     ChannelAccount,
     ChannelKind,
+    ChannelStatus,
     Page,
     PageChannel,
     ReceiveMode,
@@ -424,6 +425,20 @@ def test_mode_switches_the_receive_mode(
     assert "cannot be polled" in one_error_line(capsys.readouterr())
     assert run("channels", "mode", "999", "polling") == 2
     assert "no channel account 999" in one_error_line(capsys.readouterr())
+
+
+def test_pause_and_activate_an_account(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("channels", "add", "webchat", "--name", "Chat") == 0
+    [chat] = accounts(env)
+    capsys.readouterr()
+    assert run("channels", "pause", str(chat.id)) == 0
+    assert f"webchat account {chat.id} is now paused" in capsys.readouterr().out
+    assert accounts(env)[0].status is ChannelStatus.PAUSED
+    assert run("channels", "activate", str(chat.id)) == 0
+    assert accounts(env)[0].status is ChannelStatus.ACTIVE
+    assert run("channels", "activate", str(chat.id)) == 0
+    assert "is already active" in capsys.readouterr().out
+    assert run("channels", "activate", "999") == 2
 
 
 # -- webhook set / remove against a fake Telegram --------------------------------------------

@@ -257,6 +257,20 @@ async def set_receive_mode(account_id: int, mode: ReceiveMode) -> tuple[ChannelA
     return account, True
 
 
+async def set_status(account_id: int, status: ChannelStatus) -> tuple[ChannelAccount, bool]:
+    """Pause an account (nothing is sent or received through it), or make it active again —
+    also what staff do once a broken account's credentials are fixed. Whether it changed."""
+    account = await get_channel_account(account_id)
+    if account.status is status:
+        return account, False
+    changes: dict[str, Any] = {"status": status}
+    if status is ChannelStatus.ACTIVE:
+        changes.update(last_error=None, last_error_at=None)
+    await ChannelAccount.filter(id=account.id).update(**changes)
+    account.status = status
+    return account, True
+
+
 @dataclass(frozen=True)
 class AccountListing:
     """What an operator may see of an account: never its secrets."""
