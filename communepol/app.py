@@ -39,6 +39,7 @@ from communepol.web.webchat import setup_webchat
 from communepol.web.webhooks import setup_webhooks
 from communepol.workers.dispatcher import Dispatcher, default_limits
 from communepol.workers.inbox import InboxWorker
+from communepol.workers.metrics import WorkerMetrics
 from communepol.workers.poller import Pollers
 
 # Webhook bodies are small JSON documents; anything larger is refused with 413 before parsing.
@@ -112,12 +113,22 @@ def _workers(run: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         owner = _owner()
         registry = app[keys.CHANNELS]
         rate = app[keys.SETTINGS].telegram_send_rate
+        metrics = WorkerMetrics.create(app[keys.METRICS_REGISTRY])
         dispatcher = Dispatcher(
-            registry, keyring, owner=owner, limits_for=lambda kind: default_limits(kind, rate)
+            registry,
+            keyring,
+            owner=owner,
+            limits_for=lambda kind: default_limits(kind, rate),
+            metrics=metrics,
         )
         engine = ConversationEngine(resident_conversations(), keyring, app[keys.I18N])
         worker = InboxWorker(
-            keyring, engine, owner=owner, registry=registry, on_processed=dispatcher.wake
+            keyring,
+            engine,
+            owner=owner,
+            registry=registry,
+            on_processed=dispatcher.wake,
+            metrics=metrics,
         )
         writer = InboxWriter(keyring, on_stored=worker.wake)
         app[keys.DISPATCHER] = dispatcher

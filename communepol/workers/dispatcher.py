@@ -64,6 +64,7 @@ from communepol.services import leases, outbox
 from communepol.services.channels import ChannelRegistry
 from communepol.services.contacts import open_identity
 from communepol.services.outbox import Claimed, Outcome
+from communepol.workers.metrics import WorkerMetrics
 from communepol.workers.ratelimit import Gaps, Pacer
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,13 @@ class AccountSender:
         limits: Limits,
         owner: str,
         config: DispatchConfig,
+        *,
+        kind: str = "",
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.account_id = account_id
+        self.kind = kind
+        self.metrics = metrics
         self.channel = channel
         self.keyring = keyring
         self.owner = owner
@@ -294,6 +300,9 @@ class AccountSender:
         outcomes, self._outcomes = self._outcomes, []
         if outcomes:
             await outbox.record_outcomes(outcomes, self.owner)
+            if self.metrics is not None:
+                for outcome in outcomes:
+                    self.metrics.deliveries.labels(self.kind, outcome.status.value).inc()
         unreachable, self._unreachable = self._unreachable, {}
         for contact_id, reason in unreachable.items():
             await outbox.skip_unreachable(contact_id, reason)
@@ -348,7 +357,9 @@ class Dispatcher:
         owner: str,
         limits_for: Callable[[ChannelKind], Limits] = default_limits,
         config: DispatchConfig | None = None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.registry = registry
         self.keyring = keyring
         self.owner = owner
@@ -396,7 +407,14 @@ class Dispatcher:
                 log.exception("account %s: cannot build its adapter", account_id)
                 continue
             sender = AccountSender(
-                account_id, channel, self.keyring, self.limits_for(kind), self.owner, self.config
+                account_id,
+                channel,
+                self.keyring,
+                self.limits_for(kind),
+                self.owner,
+                self.config,
+                kind=kind.value,
+                metrics=self.metrics,
             )
             self.senders[account_id] = sender
             self._tasks[account_id] = asyncio.create_task(

@@ -27,6 +27,7 @@ from communepol.ports import InboundEvent
 from communepol.services import inbox
 from communepol.services.channels import ChannelRegistry
 from communepol.services.inbox import ClaimedEvent
+from communepol.workers.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class InboxWorker:
         owner: str,
         registry: ChannelRegistry | None = None,
         on_processed: Callable[[], None] | None = None,
+        metrics: WorkerMetrics | None = None,
         batch: int = 50,
         lease: timedelta = timedelta(seconds=30),
         idle_poll: float = 0.5,
@@ -52,6 +54,7 @@ class InboxWorker:
         self.owner = owner
         self.registry = registry
         self.on_processed = on_processed
+        self.metrics = metrics
         self.batch = batch
         self.lease = lease
         self.idle_poll = idle_poll
@@ -91,15 +94,22 @@ class InboxWorker:
                 await self.handler(item.channel_account_id, item.id, item.event)
                 await inbox.mark_done(item.id, self.owner)
         except CommunepolError as err:
-            await inbox.mark_failed(item, self.owner, f"{type(err).__name__}: {err.message}")
-            return
+            error = f"{type(err).__name__}: {err.message}"
         except Exception as err:
             incident = uuid.uuid4().hex[:12]
             # The event's content is never logged: only where to look and what kind of error.
             log.exception("inbox event %s failed (incident %s)", item.id, incident)
-            await inbox.mark_failed(item, self.owner, f"{type(err).__name__} (incident {incident})")
+            error = f"{type(err).__name__} (incident {incident})"
+        else:
+            self._count("done")
+            await self._acknowledge(item)
             return
-        await self._acknowledge(item)
+        status = await inbox.mark_failed(item, self.owner, error)
+        self._count(status.value)
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.inbound.labels(outcome).inc()
 
     async def _acknowledge(self, item: ClaimedEvent) -> None:
         if self.registry is None or item.event.callback_id is None:

@@ -238,6 +238,12 @@ async def test_the_same_resident_conversation_on_every_platform(
     await resident.send("GIÚP")  # a keyword, folded: case and diacritics do not matter
     texts = await resident.replies_after(count)
     assert "You can write to us here at any time." in texts[-1]
+    metrics = await (await platforms.client.get("/metrics")).text()
+    kind = platform.replace("-", "_")
+    assert (
+        f'communepol_deliveries_total{{channel="{kind}",outcome="sent"}} {len(texts)}.0' in metrics
+    )
+    assert 'communepol_inbound_events_total{outcome="done"} 4.0' in metrics
 
 
 async def test_a_replayed_or_concurrent_duplicate_is_stored_and_answered_once(
