@@ -19,6 +19,7 @@ what it decrypts: a tampered or foreign ciphertext raises `DecryptionError`, nev
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -47,6 +48,7 @@ class DecryptionError(CommunepolError):
     """A ciphertext was tampered with or sealed under another secret key."""
 
 
+@functools.lru_cache(maxsize=64)
 def derive_key(secret_key: str, purpose: str) -> bytes:
     """32 bytes for ``purpose``, derived from the service's secret key."""
     if purpose not in PURPOSES:
@@ -83,6 +85,13 @@ class SecretBox:
         return json.loads(self.open(token))
 
 
+@functools.lru_cache(maxsize=64)
+def _box(secret_key: str, purpose: str) -> SecretBox:
+    # Deriving a key and building a cipher per message would dominate a busy webhook or a
+    # broadcast; both are pure functions of (key, purpose), so each is built once.
+    return SecretBox.for_purpose(secret_key, purpose)
+
+
 @dataclass(frozen=True)
 class Keyring:
     """All derived keys of one running service; built once in the composition root."""
@@ -90,7 +99,7 @@ class Keyring:
     secret_key: str = field(repr=False)
 
     def box(self, purpose: str) -> SecretBox:
-        return SecretBox.for_purpose(self.secret_key, purpose)
+        return _box(self.secret_key, purpose)
 
     def keyed_hash(self, purpose: str, *parts: str) -> str:
         """A stable, non-reversible 64-hex-digit digest of ``parts`` under ``purpose``."""

@@ -36,8 +36,13 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", bare).strip()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
 def clean_message(text: str) -> str:
     """A message a person typed: NFC and invisible characters removed, but line breaks kept
-    (an address or a list of account numbers reads line by line); ends stripped."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).replace("\r\n", "\n")
+    (an address or a list of account numbers reads line by line); ends stripped. Control
+    characters and lone surrogates (which no database can store as UTF-8) are dropped."""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n"))
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -35,6 +37,7 @@ from communepol.ports import InboundEvent
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+_Row = dict[str, Any]  # one inbound_event row to insert, by column placeholder
 _MAX_ERROR = 500
 
 
@@ -45,18 +48,27 @@ def contact_key(keyring: Keyring, account_id: int, event: InboundEvent) -> str |
     return keyring.identity_hash(account_id, event.chat_id)
 
 
-def _rows(keyring: Keyring, account_id: int, events: Sequence[InboundEvent]) -> list[StoredEvent]:
+def storable_event_id(event_id: str) -> str:
+    """The platform's event id as stored: as is when it is short printable text, otherwise a
+    digest of it — the same id always gives the same value, so replays are still recognised,
+    and a hostile id (control characters, NUL, a megabyte) cannot break the batch it is in."""
+    if len(event_id) <= 128 and event_id.isprintable():
+        return event_id
+    return "sha256:" + hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _rows(keyring: Keyring, account_id: int, events: Sequence[InboundEvent]) -> list[_Row]:
     box = keyring.box("inbox")
     now = utcnow()
     return [
-        StoredEvent(
-            channel_account_id=account_id,
-            platform_event_id=event.event_id[:128],
-            event_kind=event.kind.value,
-            contact_key=contact_key(keyring, account_id, event),
-            payload_sealed=box.seal(event.to_json()),
-            not_before=now,
-        )
+        {
+            "account": account_id,
+            "event_id": storable_event_id(event.event_id),
+            "kind": event.kind.value,
+            "contact_key": contact_key(keyring, account_id, event),
+            "payload": box.seal(event.to_json()),
+            "now": now,
+        }
         for event in events
     ]
 
@@ -66,16 +78,24 @@ async def store(keyring: Keyring, account_id: int, events: Sequence[InboundEvent
     await store_rows(_rows(keyring, account_id, events))
 
 
-async def store_rows(rows: list[StoredEvent]) -> None:
-    if not rows:
-        return
-    async with in_transaction(raw.connection(StoredEvent).connection_name):
-        await StoredEvent.bulk_create(rows, ignore_conflicts=True)
+_INSERT = """
+INSERT INTO inbound_event
+       (channel_account_id, platform_event_id, event_kind, contact_key, payload_sealed,
+        status, attempts, not_before, received_at)
+VALUES (:account, :event_id, :kind, :contact_key, :payload, 'pending', 0, :now, :now)
+ON CONFLICT (channel_account_id, platform_event_id) DO NOTHING
+"""
+
+
+async def store_rows(rows: list[_Row]) -> None:
+    """One transaction for the whole batch; a duplicate (a replay, or the same event twice in
+    the batch) is skipped by the unique index."""
+    await raw.execute_many(StoredEvent, _INSERT, rows)
 
 
 @dataclass
 class _Waiting:
-    rows: list[StoredEvent]
+    rows: list[_Row]
     done: asyncio.Future[None]
 
 
@@ -129,23 +149,44 @@ class InboxWriter:
             try:
                 await self._write([item.rows for item in batch])
             except Unavailable as err:
+                if len(batch) == 1:
+                    _settle(batch[0], err)
+                    continue
+                # One request's rows must not fail the others: write each on its own.
                 for item in batch:
-                    if not item.done.done():
-                        item.done.set_exception(err)
+                    try:
+                        await self._write([item.rows])
+                    except Unavailable as single:
+                        _settle(item, single)
+                    else:
+                        _settle(item, None)
                 continue
             for item in batch:
-                if not item.done.done():
-                    item.done.set_result(None)
+                _settle(item, None)
 
-    async def _write(self, groups: list[list[StoredEvent]]) -> None:
+    async def _write(self, groups: list[list[_Row]]) -> None:
         try:
             await store_rows([row for rows in groups for row in rows])
         except Exception as err:
             # Answering 503 makes the platform deliver again later; nothing is lost.
-            log.error("inbox: cannot store events (%s)", type(err).__name__)
+            log.error("inbox: cannot store events (%s: %s)", type(err).__name__, _reason(err))
             raise Unavailable("the inbox cannot store events now") from err
         if self._on_stored is not None:
             self._on_stored()
+
+
+def _settle(waiting: _Waiting, error: Unavailable | None) -> None:
+    if waiting.done.done():
+        return
+    if error is None:
+        waiting.done.set_result(None)
+    else:
+        waiting.done.set_exception(error)
+
+
+def _reason(err: Exception) -> str:
+    """The database's complaint without the values it may quote (they could be a resident's)."""
+    return str(err).split("\n", 1)[0].split(":", 1)[0][:80]
 
 
 @dataclass(frozen=True)

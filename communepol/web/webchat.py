@@ -87,11 +87,13 @@ def _event(visitor: str, body: Any) -> InboundEvent:
             raise ValidationError("unknown action", field="action")
         return InboundEvent(kind=InboundKind.BUTTON, action=action, **common)
     text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
         raise ValidationError("a message needs text", field="text")
     if len(text) > MAX_TEXT:
         raise ValidationError(f"a message is at most {MAX_TEXT} characters", field="text")
     text = clean_message(text)
+    if not text:
+        raise ValidationError("a message needs text", field="text")
     if text.startswith("/") and len(text) > 1:
         command, _, args = text[1:].partition(" ")
         return InboundEvent(

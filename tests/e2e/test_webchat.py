@@ -108,11 +108,18 @@ async def test_cross_site_malformed_and_unknown_chat_posts_are_refused(
     assert (await client.post(url, json={"id": "c-00000002", "text": "   "})).status == 400
     too_long = {"id": "c-00000003", "text": "a" * 4001}
     assert (await client.post(url, json=too_long)).status == 400
-    assert (
-        await client.post("/chat/999/messages", json={"id": "c-1234567", "text": "hi"})
-    ).status == 404
+    unknown = await client.post("/chat/999/messages", json={"id": "c-1234567", "text": "hi"})
+    assert unknown.status == 404
     assert (await client.get(f"/chat/{account.id}/events")).status == 404  # no visitor yet
     assert await InboundEvent.all().count() == 0
+    # Lone surrogates and NUL cannot be stored as UTF-8: they are dropped, never a 500.
+    odd = await client.post(
+        url,
+        data=b'{"id": "c-00000004", "text": "a\\ud800b\\u0000c"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert odd.status == 202
+    assert await InboundEvent.all().count() == 1
 
 
 async def test_a_station_without_a_public_url_is_polled(
