@@ -42,8 +42,13 @@ test: install lint typecheck i18n-check
 migrations: install
 	$(BIN)/tortoise makemigrations
 
+# BENCH_ARGS go to the channel benchmarks, e.g.
+# make bench BENCH_ARGS="--quick --postgres postgres://postgres@127.0.0.1:5432/postgres"
+BENCH_ARGS ?=
 bench: install
 	$(BIN)/python bench/units.py
+	$(BIN)/python bench/intake.py $(BENCH_ARGS)
+	$(BIN)/python bench/dispatch.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -11,16 +11,17 @@ import re
 import unicodedata
 
 _APOSTROPHES = "'’‘ʼ`´"
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"), None
-)
+_INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+# A character class, not str.translate: translate with a deletion table walks every
+# character in Python-level dict lookups, several times slower on a typical message.
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
 _SPACES = re.compile(r"\s+")
 
 
 def clean(text: str) -> str:
     """NFC, invisible and bidi control characters removed, runs of spaces collapsed,
     typographic apostrophes made plain."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     for mark in _APOSTROPHES[1:]:
         text = text.replace(mark, "'")
     return _SPACES.sub(" ", text).strip()
@@ -44,5 +45,5 @@ def clean_message(text: str) -> str:
     (an address or a list of account numbers reads line by line); ends stripped. Control
     characters and lone surrogates (which no database can store as UTF-8) are dropped."""
     text = _CONTROL.sub("", text.replace("\r\n", "\n"))
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()

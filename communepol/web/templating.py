@@ -44,6 +44,15 @@ LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 @web.middleware
+async def page_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The template context of the reader's language, for pages only: pages are GET requests,
+    and building it for every webhook and web chat POST would cost them time for nothing."""
+    if request.method in ("GET", "HEAD"):
+        request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = await _locale_context(request)
+    return await handler(request)
+
+
+@web.middleware
 async def remember_language(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A language picked with ``?lang=`` is kept in a cookie for the next pages."""
     response = await handler(request)
@@ -66,8 +75,8 @@ def setup_templates(app: web.Application) -> None:
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
-        context_processors=[_locale_context],
     )
+    app.middlewares.append(page_context)
     app.middlewares.append(remember_language)
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.router.add_static("/static", STATIC, name="static", append_version=True)

@@ -53,7 +53,7 @@ async def receive(request: web.Request) -> web.Response:
     channel.verify(WebhookRequest(headers=request.headers, body=body))
     events = channel.parse(body)
     await request.app[keys.INBOX_WRITER].store(account.id, events)
-    return web.json_response({})
+    return web.Response(body=b"{}", content_type="application/json")
 
 
 def setup_webhooks(app: web.Application) -> None:
