@@ -9,85 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from communepol.app import create_app
-from communepol.crypto import Keyring
-from communepol.db.models import ChannelKind, Delivery, DeliveryStatus, InboundEvent
-from communepol.services.channels import create_channel_account
-from communepol.settings import Settings
-from tests.conftest import TEST_SECRET_KEY
+from communepol.db.models import Delivery, DeliveryStatus, InboundEvent
+from tests.e2e.conftest import TG_SECRET, ZB_SECRET, Platforms, eventually
 from tests.fakes import zalo_bot as zb
 from tests.fakes.telegram import FakeTelegram
-from tests.fakes.zalo_bot import FakeZaloBot
-from tests.fakes.zalo_oa import FakeZaloOA
-
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
-KEYRING = Keyring(TEST_SECRET_KEY)
-TG_SECRET = "tg-webhook-secret_0123456789"
-ZB_SECRET = "zb-webhook-secret-0123456789"
-
-
-@dataclass
-class Platforms:
-    client: TestClient[Any, Any]
-    telegram: FakeTelegram
-    zalo_oa: FakeZaloOA
-    zalo_bot: FakeZaloBot
-    accounts: dict[str, int]
-
-
-@pytest.fixture
-async def platforms(settings: Settings, aiohttp_client: ClientFactory) -> AsyncIterator[Platforms]:
-    async with FakeTelegram() as telegram, FakeZaloOA() as zalo_oa, FakeZaloBot() as zalo_bot:
-        configured = Settings(
-            secret_key=settings.secret_key,
-            database_url=settings.database_url,
-            data_dir=settings.data_dir,
-            public_base_url="http://127.0.0.1:8080",
-            telegram_api_base=telegram.base_url,
-            zalo_oa_api_base=zalo_oa.base_url,
-            zalo_oauth_api_base=zalo_oa.base_url,
-            zalo_bot_api_base=zalo_bot.base_url,
-        )
-        client = await aiohttp_client(create_app(configured))
-        accounts = {
-            "telegram": await _account(
-                ChannelKind.TELEGRAM, {"token": "123456:TEST", "webhook_secret": TG_SECRET}
-            ),
-            "zalo-oa": await _account(ChannelKind.ZALO_OA, zalo_oa.account_secrets()),
-            "zalo-bot": await _account(
-                ChannelKind.ZALO_BOT, {"token": "777:botsecret", "webhook_secret": ZB_SECRET}
-            ),
-            "webchat": await _account(ChannelKind.WEBCHAT, None),
-        }
-        yield Platforms(client, telegram, zalo_oa, zalo_bot, accounts)
-
-
-async def _account(kind: ChannelKind, secrets: dict[str, str] | None) -> int:
-    account = await create_channel_account(KEYRING, kind=kind, name=kind.value, secrets=secrets)
-    return account.id
-
-
-async def _eventually(check: Callable[[], Any], within: float = 10.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
 
 
 class Resident:
@@ -184,13 +117,13 @@ class Resident:
             texts = self._delivered()
             return texts if len(texts) > count else None
 
-        await _eventually(more)
+        await eventually(more)
 
         async def all_sent() -> bool:  # the rest of this turn's replies (1 s apart per chat)
             waiting = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED)
             return not await Delivery.filter(status__in=waiting).exists()
 
-        await _eventually(all_sent)
+        await eventually(all_sent)
         await asyncio.sleep(0.1)  # the fake records a send just after answering it
         if self.platform == "webchat":
             await self._web_poll()
@@ -259,7 +192,7 @@ async def test_a_replayed_or_concurrent_duplicate_is_stored_and_answered_once(
     responses.append(await platforms.client.post(url, json=update, headers=headers))
     assert [r.status for r in responses] == [200] * 6
     assert await InboundEvent.filter(channel_account_id=account).count() == 1
-    await _eventually(lambda: platforms.telegram.sent_texts(4242))
+    await eventually(lambda: platforms.telegram.sent_texts(4242))
     await asyncio.sleep(0.5)
     assert len(platforms.telegram.sent_texts(4242)) == 1
 
@@ -324,6 +257,26 @@ async def test_oversized_unknown_and_mismatched_webhooks(platforms: Platforms) -
     ).status == 404
     assert (await c.post("/webhooks/whatsapp/1", json={})).status == 404
     assert (await c.get(f"/webhooks/telegram/{platforms.accounts['telegram']}")).status == 405
+    assert await InboundEvent.all().count() == 0
+
+
+async def test_an_endless_chunked_body_is_cut_off_with_413(platforms: Platforms) -> None:
+    sent = 0
+
+    async def flood() -> AsyncIterator[bytes]:  # no Content-Length: chunked, 50 MiB offered
+        nonlocal sent
+        yield b'{"update_id": 1, "pad": "'
+        for _ in range(800):
+            sent += 65536
+            yield b"x" * 65536
+
+    response = await platforms.client.post(
+        f"/webhooks/telegram/{platforms.accounts['telegram']}",
+        data=flood(),
+        headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET},
+    )
+    assert response.status == 413
+    assert sent < 50 * 1024 * 1024  # refused long before the end
     assert await InboundEvent.all().count() == 0
 
 
