@@ -131,7 +131,7 @@ class Tally:
 class Bodies:
     """Realistic text updates from ``users`` people, each with a fresh ``update_id``."""
 
-    def __init__(self, users: int) -> None:
+    def __init__(self, users: int, first_id: int = 1) -> None:
         text_update = telegram_fakes().text_update
         self._templates: list[tuple[bytes, bytes]] = []
         for n in range(users):
@@ -141,7 +141,7 @@ class Bodies:
             encoded = json.dumps(update, ensure_ascii=False).encode()
             prefix, _, suffix = encoded.partition(str(_SENTINEL).encode())
             self._templates.append((prefix, suffix))
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_id)
 
     def next(self) -> bytes:
         update_id = next(self._ids)
@@ -253,7 +253,7 @@ async def _aiohttp_worker(
 
 
 async def generate_load(args: argparse.Namespace) -> dict[str, Any]:
-    bodies = Bodies(args.users)
+    bodies = Bodies(args.users, args.first_id)
     path = WEBHOOK_PATH.format(account_id=args.account)
     began = time.perf_counter()
     tally = Tally(began + args.warmup, began + args.warmup + args.duration)
@@ -308,6 +308,8 @@ class Result:
     database: str
     load: dict[str, Any]
     stored: int | None = None
+    answered: int = 0  # answers 200 so far on this database, all rounds
+    bare_rps: float = 0.0  # the bare endpoint's rate measured just before this run
 
     @property
     def non2xx(self) -> int:
@@ -322,6 +324,7 @@ async def measure(
     secret: str,
     args: argparse.Namespace,
     workdir: Path,
+    first_id: int = 1,
 ) -> Result:
     server_core, load_core = cores()
     log = workdir / f"{name}-{database}.log".replace(" ", "-")
@@ -349,6 +352,7 @@ async def measure(
             f"--duration={args.duration}",
             f"--users={args.users}",
             f"--client={args.client}",
+            f"--first-id={first_id}",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -373,7 +377,6 @@ def _verdict(ratio: float) -> str:
 
 
 def print_table(results: list[Result], args: argparse.Namespace) -> None:
-    bare = results[0].load["rps"]
     print(
         f"{args.connections} keep-alive connections ({args.client} client), {args.warmup:g} s "
         f"warm-up, {args.duration:g} s measured; server and load generator pinned to one core "
@@ -387,7 +390,7 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for result in results:
         load = result.load
-        ratio = load["rps"] / bare if bare else 0.0
+        ratio = load["rps"] / result.bare_rps if result.stored is not None else 1.0
         verdict = "" if result.stored is None else _verdict(ratio)
         print(
             f"| {result.name} | {result.database} | {number(load['rps'])} "
@@ -396,13 +399,21 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
             f"| {ratio:.2f} | {verdict} |"
         )
     print()
+    services = [r for r in results if r.stored is not None]
+    for database in dict.fromkeys(r.database for r in services):
+        ratios = sorted(r.load["rps"] / r.bare_rps for r in services if r.database == database)
+        median = ratios[len(ratios) // 2]
+        print(
+            f"- {database}: median ratio over {len(ratios)} paired runs {median:.2f} — "
+            f"{_verdict(median)}"
+        )
+    for result in services:
+        same = "=" if result.stored == result.answered else "≠"
+        print(
+            f"- {result.database}: {number(result.stored or 0)} rows in inbound_event {same} "
+            f"{number(result.answered)} answers 200 so far (warm-ups included)"
+        )
     for result in results:
-        if result.stored is not None:
-            same = "=" if result.stored == result.load["ok"] else "≠"
-            print(
-                f"- {result.database}: {number(result.stored)} rows in inbound_event {same} "
-                f"{number(result.load['ok'])} answers 200 (warm-up included)"
-            )
         if result.load["other"]:
             print(f"- {result.name} {result.database}: non-2xx answers {result.load['other']}")
 
@@ -422,31 +433,52 @@ async def run(args: argparse.Namespace) -> int:
             for label, url in databases:
                 async with open_database(url):
                     accounts[label] = await telegram_account("intake", webhook_secret=secret)
-            results.append(
-                await measure(
-                    "bare aiohttp (json.loads)",
-                    "—",
-                    [*script, "--role=bare"],
-                    accounts["SQLite"],
-                    secret,
-                    args,
-                    workdir,
-                )
-            )
+            # The machine's speed drifts (other tenants), so each service run is paired with
+            # a bare run right before it, and the ratio is taken per pair.
             for label, url in databases:
-                argv = [*script, "--role=service", f"--database-url={url}", f"--data-dir={tmp}"]
-                result = await measure(
-                    "service webhook", label, argv, accounts[label], secret, args, workdir
-                )
-                async with open_database(url):
-                    result.stored = await InboundEvent.filter(
-                        channel_account_id=accounts[label]
-                    ).count()
-                if result.stored != result.load["ok"]:
-                    failed.append(
-                        f"{label}: {result.stored} rows stored for {result.load['ok']} answers 200"
+                for _ in range(args.rounds):
+                    bare = await measure(
+                        "bare aiohttp (json.loads)",
+                        "—",
+                        [*script, "--role=bare"],
+                        accounts["SQLite"],
+                        secret,
+                        args,
+                        workdir,
                     )
-                results.append(result)
+                    argv = [
+                        *script,
+                        "--role=service",
+                        f"--database-url={url}",
+                        f"--data-dir={tmp}",
+                    ]
+                    # Each round sends new update ids: a repeated id is a replay, stored once.
+                    first_id = 1 + sum(r.load["ok"] + r.non2xx + r.load["errors"] for r in results)
+                    result = await measure(
+                        "service webhook",
+                        label,
+                        argv,
+                        accounts[label],
+                        secret,
+                        args,
+                        workdir,
+                        first_id=first_id * 10,
+                    )
+                    result.bare_rps = bare.load["rps"]
+                    async with open_database(url):
+                        result.stored = await InboundEvent.filter(
+                            channel_account_id=accounts[label]
+                        ).count()
+                    result.answered = result.load["ok"] + sum(
+                        r.load["ok"] for r in results if r.database == label and r.stored
+                    )
+                    if result.stored != result.answered:
+                        failed.append(
+                            f"{label}: {result.stored} rows stored for {result.answered} "
+                            "answers 200"
+                        )
+                    results.append(bare)
+                    results.append(result)
     print_table(results, args)
     print()
     print(machine_line(pg_version))
@@ -464,6 +496,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, help="warm-up seconds (2; quick 1)")
     parser.add_argument("--users", type=int, default=1000, help="distinct senders (1000)")
     parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw")
+    parser.add_argument(
+        "--rounds", type=int, help="paired bare/service runs per database (3; quick 1)"
+    )
     hidden = argparse.SUPPRESS
     parser.add_argument("--role", choices=("bare", "service", "load"), help=hidden)
     parser.add_argument("--core", type=int, default=-1, help=hidden)
@@ -472,12 +507,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=hidden)
     parser.add_argument("--account", type=int, help=hidden)
     parser.add_argument("--secret", help=hidden)
+    parser.add_argument("--first-id", type=int, default=1, help=hidden)
     parser.add_argument("--server-pid", type=int, help=hidden)
     args = parser.parse_args()
     if args.duration is None:
         args.duration = 2.0 if args.quick else 10.0
     if args.warmup is None:
         args.warmup = 1.0 if args.quick else 2.0
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     if args.role is not None:
         pin(args.core if args.core >= 0 else None)
         logging.basicConfig(level=logging.WARNING)

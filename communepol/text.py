@@ -16,12 +16,13 @@ _INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c
 # character in Python-level dict lookups, several times slower on a typical message.
 _INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
 def clean(text: str) -> str:
-    """NFC, invisible and bidi control characters removed, runs of spaces collapsed,
-    typographic apostrophes made plain."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    """NFC, invisible, bidi and other control characters (and lone surrogates) removed, runs
+    of spaces collapsed, typographic apostrophes made plain."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", _CONTROL.sub(" ", text)))
     for mark in _APOSTROPHES[1:]:
         text = text.replace(mark, "'")
     return _SPACES.sub(" ", text).strip()
@@ -35,9 +36,6 @@ def fold(text: str) -> str:
         bare = bare.replace(mark, "")
     bare = re.sub(r"[^\w\s-]", " ", bare)
     return _SPACES.sub(" ", bare).strip()
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
 def clean_message(text: str) -> str:

@@ -96,7 +96,7 @@ async def _seed() -> Seeded:
         ),
         "sent": (webchat, contact, DeliveryStatus.SENT, DeliveryKind.REPLY, None),
         "pending": (webchat, contact, DeliveryStatus.PENDING, DeliveryKind.REPLY, None),
-        "failed": (webchat, contact, DeliveryStatus.FAILED, DeliveryKind.ALERT, "HTTP 500"),
+        "retrying": (webchat, contact, DeliveryStatus.PENDING, DeliveryKind.ALERT, "HTTP 500"),
         "tg_dead": (telegram, other, DeliveryStatus.DEAD, DeliveryKind.ALERT, "Bad Gateway"),
         "tg_unreachable": (
             telegram,
@@ -378,14 +378,13 @@ def test_outbox_status_overall_and_per_account(
         "pending",
         "sending",
         "sent",
-        "failed",
         "dead",
         "unreachable",
         "quota_blocked",
         "cancelled",
     ]
     assert rows["dead"] == ["3", "2", "1"]
-    assert rows["pending"] == ["1", "1", "0"]
+    assert rows["pending"] == ["2", "2", "0"]
     assert rows["unreachable"] == ["1", "0", "1"]
     assert rows["quota_blocked"] == ["1", "1", "0"]
     assert rows["sending"] == ["0", "0", "0"]
@@ -488,8 +487,8 @@ def test_outbox_retry_of_nothing_retryable_is_refused(
         "communepol: error: nothing retried (only dead letters can be): "
         "999999 (no such delivery), 999998 (no such delivery)\n"
     )
-    assert run("outbox", "retry", str(seeded.deliveries["failed"])) == 1
-    assert f"{seeded.deliveries['failed']} (failed)" in error_line(output(capsys)[1])
+    assert run("outbox", "retry", str(seeded.deliveries["retrying"])) == 1
+    assert f"{seeded.deliveries['retrying']} (pending)" in error_line(output(capsys)[1])
 
 
 def test_outbox_retry_all_dead_of_one_account_then_all(
@@ -515,4 +514,4 @@ def test_outbox_retry_all_dead_of_one_account_then_all(
     assert list(table(output(capsys)[0])) == [d["quota"]]
     assert run("outbox", "status") == 0
     rows = status_table(output(capsys)[0])
-    assert rows["dead"] == ["0", "0", "0"] and rows["pending"] == ["4", "3", "1"]
+    assert rows["dead"] == ["0", "0", "0"] and rows["pending"] == ["5", "4", "1"]

@@ -11,9 +11,10 @@ message names the field but never repeats a value (ids and text are personal dat
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
+
+import orjson
 
 from communepol.errors import ValidationError
 from communepol.ports import (
@@ -42,10 +43,10 @@ def parse_body(body: bytes) -> list[InboundEvent]:
     if len(body) > MAX_BODY_BYTES:
         raise ValidationError("the webhook body is too large", field="body")
     try:
-        # Decoding first makes UTF-8 mandatory: json.loads(bytes) would also guess UTF-16/32.
-        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise ValidationError("the webhook body is not UTF-8", field="body") from None
+        # orjson accepts only UTF-8, refuses NaN/Infinity, integers wider than 64 bits, lone
+        # surrogates and nesting deeper than 1024 — all of which are not Telegram's — and is
+        # several times faster than json on the intake path.
+        value = orjson.loads(body)
     except (ValueError, RecursionError):
         # ValueError covers JSONDecodeError, NaN/Infinity and over-long integer literals;
         # RecursionError a hostile nesting depth. Their messages quote the body, so none is kept.
@@ -318,7 +319,3 @@ def _string(value: Any, field: str, limit: int) -> str:
         except UnicodeEncodeError:
             raise ValidationError(f"{field} is not valid Unicode", field=field) from None
     return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError("NaN and Infinity are not JSON")

@@ -90,7 +90,33 @@ async def execute_many(model: type[Model], query: str, rows: list[dict[str, Any]
     db = connection(model)
     dialect_name = str(db.capabilities.dialect)
     text, names = compile_query(query, dialect_name)
-    await db.execute_many(text, [_values(names, row, dialect_name) for row in rows])
+    values = [_values(names, row, dialect_name) for row in rows]
+    if dialect_name == "sqlite" and await _sqlite_many_in_one_hop(db, text, values):
+        return
+    await db.execute_many(text, values)
+
+
+async def _sqlite_many_in_one_hop(db: BaseDBAsyncClient, text: str, values: list[Any]) -> bool:
+    """BEGIN, the statements and COMMIT in one trip to aiosqlite's thread instead of three.
+    Each trip wakes the event loop through its self-pipe; at a few hundred commits a second
+    on one core that was a tenth of the webhook's time. Falls back (False) when the client is
+    not a plain aiosqlite one, e.g. inside a transaction."""
+    run = getattr(getattr(db, "_connection", None), "_execute", None)
+    if run is None or type(db).__name__ != "SqliteClient":
+        return False
+
+    def many(conn: Any) -> None:
+        conn.execute("BEGIN")
+        try:
+            conn.executemany(text, values)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+    async with db.acquire_connection() as aio:
+        await aio._execute(many, aio._conn)
+    return True
 
 
 def as_datetime(value: Any) -> datetime | None:

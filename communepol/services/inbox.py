@@ -107,8 +107,10 @@ class InboxWriter:
         keyring: Keyring,
         *,
         max_batch: int = 500,
+        linger: float = 0.002,
         on_stored: Callable[[], None] | None = None,
     ) -> None:
+        self._linger = linger
         self._keyring = keyring
         self._max_batch = max_batch
         self._on_stored = on_stored
@@ -142,7 +144,18 @@ class InboxWriter:
         while True:
             batch = [await self._queue.get()]
             size = len(batch[0].rows)
-            while size < self._max_batch and not self._queue.empty():
+            # A commit costs about a millisecond whatever its size; under load, waiting up to
+            # `linger` seconds for the requests already being read makes each commit carry
+            # several times more events. When requests stop arriving, it stops waiting.
+            deadline = asyncio.get_running_loop().time() + self._linger
+            while size < self._max_batch:
+                if self._queue.empty():
+                    if asyncio.get_running_loop().time() >= deadline:
+                        break
+                    await asyncio.sleep(0)
+                    if self._queue.empty():
+                        break
+                    continue
                 item = self._queue.get_nowait()
                 batch.append(item)
                 size += len(item.rows)

@@ -6,7 +6,7 @@ dispatcher's (`communepol.workers.dispatcher`); this module gives it the databas
 `claim` leases due rows of one channel account, `record_*` writes each outcome, and
 `cancel_publication` stops a broadcast between two sends.
 
-Rows move ``pending → sending (leased) → sent | failed (retried at not_before) | dead |
+Rows move ``pending → sending (leased) → sent | pending again (a retry, at not_before) | dead |
 unreachable | quota_blocked | cancelled``. A row whose lease lapsed (its sender died) is
 claimed again: the guarantee is at-least-once, duplicates bounded by the sends in flight at a
 crash.
@@ -108,19 +108,26 @@ class Claimed:
     publication_id: int | None
 
 
+# One status and an index that ends in (priority, not_before, id): the most urgent due rows
+# are read off the index in order, however many rows a broadcast has queued or sent.
 _CLAIM = """
 UPDATE delivery
    SET status = 'sending', lease_owner = :owner, lease_expires_at = :lease_until,
        attempts = attempts + 1
  WHERE id IN (
        SELECT id FROM delivery
-        WHERE channel_account_id = :account
-          AND ((status IN ('pending', 'failed') AND not_before <= :now)
-               OR (status = 'sending' AND lease_expires_at < :now))
+        WHERE channel_account_id = :account AND status = 'pending' AND not_before <= :now
         ORDER BY priority, not_before, id
         LIMIT :limit
         {skip_locked})
 RETURNING id, contact_id, group_id, kind, priority, payload, attempts, publication_id
+"""
+
+# Rows whose sender died go back to the queue once their lease has lapsed.
+_RECLAIM = """
+UPDATE delivery
+   SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL
+ WHERE status = 'sending' AND lease_expires_at < :now AND channel_account_id = :account
 """
 
 
@@ -129,6 +136,7 @@ async def claim(
 ) -> list[Claimed]:
     """Lease up to ``limit`` due rows of one account, most urgent first."""
     now = now or utcnow()
+    await raw.execute(Delivery, _RECLAIM, now=now, account=account_id)
     rows = await raw.fetch(
         Delivery,
         _CLAIM,
@@ -238,7 +246,7 @@ async def skip_unreachable(contact_id: int, reason: str) -> int:
     )
     return await Delivery.filter(
         contact_id=contact_id,
-        status__in=(DeliveryStatus.PENDING, DeliveryStatus.FAILED),
+        status=DeliveryStatus.PENDING,
     ).update(status=DeliveryStatus.UNREACHABLE, last_error=reason[:_MAX_ERROR])
 
 
@@ -247,7 +255,7 @@ async def cancel_publication(publication_id: int) -> int:
     (it re-checks before each send). How many rows were stopped."""
     return await Delivery.filter(
         publication_id=publication_id,
-        status__in=(DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.SENDING),
+        status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING),
     ).update(status=DeliveryStatus.CANCELLED, lease_owner=None, lease_expires_at=None)
 
 

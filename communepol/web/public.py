@@ -8,14 +8,16 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from communepol.services import pages
-from communepol.web.templating import request_locale
+from communepol.web.templating import page_view, request_locale
 
 
+@page_view
 @aiohttp_jinja2.template("index.html")
 async def index(request: web.Request) -> dict[str, Any]:
     return {"pages": await pages.list_public_pages()}
 
 
+@page_view
 @aiohttp_jinja2.template("page.html")
 async def page(request: web.Request) -> dict[str, Any]:
     return {"page": await pages.public_page(request.match_info["slug"], request_locale(request))}

@@ -7,6 +7,7 @@ default (Vietnamese). Templates call ``_()``, ``ngettext()``, ``format_datetime(
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -43,30 +44,28 @@ async def _locale_context(request: web.Request) -> dict[str, Any]:
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
-@web.middleware
-async def page_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The template context of the reader's language, for pages only: pages are GET requests,
-    and building it for every webhook and web chat POST would cost them time for nothing."""
-    if request.method in ("GET", "HEAD"):
+def page_view(handler: Handler) -> Handler:
+    """Wrap a page's handler: the template context in the reader's language, and a language
+    picked with ``?lang=`` kept in a cookie for the next pages. A decorator on the page views
+    rather than an app middleware, so webhooks and the web chat do not pay for it."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
         request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = await _locale_context(request)
-    return await handler(request)
+        response = await handler(request)
+        chosen = request.query.get("lang")
+        if chosen and chosen in SUPPORTED_LOCALES and request.cookies.get("lang") != chosen:
+            response.set_cookie(
+                "lang",
+                chosen,
+                max_age=LANG_COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=request.secure,
+            )
+        return response
 
-
-@web.middleware
-async def remember_language(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A language picked with ``?lang=`` is kept in a cookie for the next pages."""
-    response = await handler(request)
-    chosen = request.query.get("lang")
-    if chosen and chosen in SUPPORTED_LOCALES and request.cookies.get("lang") != chosen:
-        response.set_cookie(
-            "lang",
-            chosen,
-            max_age=LANG_COOKIE_MAX_AGE,
-            httponly=True,
-            samesite="Lax",
-            secure=request.secure,
-        )
-    return response
+    return wrapped
 
 
 def setup_templates(app: web.Application) -> None:
@@ -76,7 +75,5 @@ def setup_templates(app: web.Application) -> None:
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
     )
-    app.middlewares.append(page_context)
-    app.middlewares.append(remember_language)
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.router.add_static("/static", STATIC, name="static", append_version=True)

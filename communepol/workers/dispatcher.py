@@ -245,7 +245,7 @@ class AccountSender:
         except RetryAfter as err:
             self.pacer.pause(err.seconds)
             retry_at = utcnow() + timedelta(seconds=err.seconds)
-            self._record(row, DeliveryStatus.FAILED, err.message, retry_at, refund=True)
+            self._record(row, DeliveryStatus.PENDING, err.message, retry_at, refund=True)
         except Unreachable as err:
             if row.contact_id is not None:
                 self._unreachable[row.contact_id] = err.message
@@ -281,7 +281,7 @@ class AccountSender:
         # Full jitter: a platform that came back is not hit by every sender at the same instant.
         ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2 ** (row.attempts - 1))
         retry_at = utcnow() + timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
-        self._record(row, DeliveryStatus.FAILED, error, retry_at)
+        self._record(row, DeliveryStatus.PENDING, error, retry_at)
 
     def _record(
         self,

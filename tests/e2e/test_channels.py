@@ -120,7 +120,7 @@ class Resident:
         await eventually(more)
 
         async def all_sent() -> bool:  # the rest of this turn's replies (1 s apart per chat)
-            waiting = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED)
+            waiting = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
             return not await Delivery.filter(status__in=waiting).exists()
 
         await eventually(all_sent)

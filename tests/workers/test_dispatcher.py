@@ -207,7 +207,8 @@ async def test_backoff_waits_longer_each_time(db: TortoiseContext) -> None:
     sender = _sender(account, channel)
     await _drain(sender)
     first = await Delivery.get()
-    assert first.status is DeliveryStatus.FAILED
+    assert first.status is DeliveryStatus.PENDING
+    assert first.attempts == 1 and first.last_error == "timeout"
     wait = (first.not_before - first.created_at).total_seconds()
     assert 0.9 <= wait <= 2.5  # base 2 s with full jitter in [1, 2]
 

@@ -52,10 +52,9 @@ PRIORITY_OF_KIND = {
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"  # due at not_before; a retry is pending again, with its last_error
     SENDING = "sending"
     SENT = "sent"
-    FAILED = "failed"  # will be retried at not_before
     DEAD = "dead"  # gave up; visible to staff, can be retried by hand
     UNREACHABLE = "unreachable"  # blocked, deactivated, unfollowed
     QUOTA_BLOCKED = "quota_blocked"  # a platform quota or window forbids it
@@ -104,7 +103,9 @@ class Delivery(Model):
         table = "delivery"
         indexes = (
             Index(
-                fields=("channel_account_id", "status", "priority", "not_before"),
+                # id last: a broadcast's rows share priority and not_before, and the claim's
+                # ORDER BY ... id LIMIT must be read off the index, not sorted.
+                fields=("channel_account_id", "status", "priority", "not_before", "id"),
                 name="delivery_claim_idx",
             ),
             Index(fields=("publication_id", "status"), name="delivery_publication_idx"),
