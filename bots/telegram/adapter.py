@@ -22,9 +22,10 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiohttp
+import orjson
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -260,18 +261,42 @@ class TelegramChannel:
             reply = None
         parts = split_utf16(text, MAX_TEXT_UTF16)
         for number, part in enumerate(parts, start=1):
-            sent = await self._call(
-                SendMessage(
-                    chat_id=chat_id,
-                    text=part,
-                    parse_mode=None,
-                    reply_markup=markup if number == len(parts) else None,
-                    reply_parameters=reply if number == 1 else None,
-                    allow_paid_broadcast=paid or None,
-                )
+            method = SendMessage(
+                chat_id=chat_id,
+                text=part,
+                parse_mode=None,
+                reply_markup=markup if number == len(parts) else None,
+                reply_parameters=reply if number == 1 else None,
+                allow_paid_broadcast=paid or None,
             )
-            ids.append(str(sent.message_id))
+            ids.append(await self._send_message(method))
         return SendResult(platform_message_ids=tuple(ids))
+
+    async def _send_message(self, method: SendMessage) -> str:
+        """sendMessage, the call a broadcast makes thousands of times a minute.
+
+        The request goes through aiogram's own session, API server and form encoding; only a
+        successful answer is read by hand — its message id — instead of being validated into
+        a full ``Message`` model, which was a fifth of the sender's time. Any other answer is
+        handed to aiogram's ``check_response``, so errors are exactly aiogram's."""
+        session = cast(AiohttpSession, self._bot.session)  # built so in __init__
+        try:
+            client = await session.create_session()
+            url = session.api.api_url(token=self._bot.token, method=method.__api_method__)
+            form = session.build_form_data(self._bot, method)
+            timeout = aiohttp.ClientTimeout(total=self._request_timeout)
+            async with client.post(url, data=form, timeout=timeout) as response:
+                raw = await response.text()
+                status = response.status
+            if status == 200:
+                message_id = _ok_message_id(raw)
+                if message_id is not None:
+                    return message_id
+            session.check_response(bot=self._bot, method=method, status_code=status, content=raw)
+            raise ClientDecodeError("an answer without a message id", ValueError(), raw)
+        except (AiogramError, aiohttp.ClientError, TimeoutError) as err:
+            error = send_error(err)
+        raise error
 
     # -- polling and webhook setup ---------------------------------------------------------
 
@@ -326,6 +351,19 @@ class TelegramChannel:
         # Raised outside the except block so that it carries no __context__: aiogram's
         # messages name the chat, and a logged traceback would print them.
         raise error
+
+
+def _ok_message_id(raw: str) -> str | None:
+    """The message id of a successful Bot API answer, or None if it is not one."""
+    try:
+        answer = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(answer, dict) or answer.get("ok") is not True:
+        return None
+    result = answer.get("result")
+    message_id = result.get("message_id") if isinstance(result, dict) else None
+    return str(message_id) if type(message_id) is int else None
 
 
 def send_error(err: BaseException) -> SendError:

@@ -41,6 +41,9 @@ class HttpMetrics:
         )
 
 
+_STATUS_CLASS = {n: f"{n}xx" for n in range(10)}
+
+
 def route_label(request: web.Request) -> str:
     """The route's pattern, never the concrete path: paths carry ids and slugs."""
     resource = request.match_info.route.resource
@@ -61,8 +64,8 @@ def metrics_middleware(metrics: HttpMetrics) -> Middleware:
             raise
         finally:
             route = route_label(request)
-            metrics.requests.labels(route=route, status=f"{status // 100}xx").inc()
-            metrics.latency.labels(route=route).observe(time.perf_counter() - started)
+            metrics.requests.labels(route, _STATUS_CLASS[status // 100]).inc()
+            metrics.latency.labels(route).observe(time.perf_counter() - started)
 
     return middleware
 

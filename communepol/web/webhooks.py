@@ -29,8 +29,10 @@ KIND_OF_PATH = {
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
     """The whole body, or 413 as soon as it is known to be larger than ``limit``."""
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+        return await request.read()  # the length is known and small: read it in one go
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_any():

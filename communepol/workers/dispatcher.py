@@ -99,7 +99,7 @@ def default_limits(kind: ChannelKind, telegram_rate: float = 30.0) -> Limits:
 
 @dataclass(frozen=True)
 class DispatchConfig:
-    batch: int = 200
+    batch: int = 500
     concurrency: int = 16
     max_attempts: int = 8
     backoff_base: float = 2.0
