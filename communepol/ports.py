@@ -290,6 +290,18 @@ class WebhookRequest:
     headers: Mapping[str, str]
     body: bytes
 
+    def header(self, name: str) -> str | None:
+        """A header's value, its name matched without regard to case: aiohttp's headers are
+        case-insensitive, a plain dict (tests, another server) is not."""
+        value = self.headers.get(name)
+        if value is not None:
+            return value
+        wanted = name.lower()
+        for key, candidate in self.headers.items():
+            if key.lower() == wanted:
+                return candidate
+        return None
+
 
 class SendError(CommunepolError):
     """A send did not happen. Subclasses say what the dispatcher should do about it."""

@@ -192,7 +192,7 @@ class TelegramChannel:
         if not expected:
             # Without a secret anyone could post updates in this bot's name.
             raise WebhookRejected("this Telegram account has no webhook secret configured")
-        given = _header(request.headers, SECRET_HEADER)
+        given = request.header(SECRET_HEADER)
         if not given or not hmac.compare_digest(
             given.encode("utf-8", "surrogatepass"), expected.encode()
         ):
@@ -568,15 +568,6 @@ def _offset(offset: str | None) -> int | None:
         value = int(offset)
     except ValueError:
         raise ValidationError("a Telegram update offset is a number", field="offset") from None
-    return value
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        # A plain dict (tests, other frameworks) is case-sensitive; HTTP header names are not.
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
     return value
 
 

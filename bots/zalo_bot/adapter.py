@@ -106,7 +106,7 @@ class ZaloBotChannel:
     # -- inbound -------------------------------------------------------------------------
 
     def verify(self, request: WebhookRequest) -> None:
-        supplied = _header(request.headers, SECRET_HEADER)
+        supplied = request.header(SECRET_HEADER)
         # surrogatepass keeps the encoding one-to-one, so no odd header can encode equal.
         if supplied is None or not hmac.compare_digest(
             supplied.encode("utf-8", "surrogatepass"), self._webhook_secret.encode("ascii")
@@ -322,18 +322,6 @@ def _as_int(value: Any) -> int | None:
         return value
     if isinstance(value, str) and len(value) < 12 and value.strip().lstrip("-").isdigit():
         return int(value)
-    return None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
-    # A plain dict is case-sensitive; HTTP header names are not.
-    wanted = name.lower()
-    for key, candidate in headers.items():
-        if key.lower() == wanted:
-            return candidate
     return None
 
 

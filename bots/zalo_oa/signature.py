@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from bots.zalo_oa.events import load_body
@@ -38,7 +37,7 @@ def signature_hex(app_id: str, body: bytes, timestamp: str, oa_secret: str) -> s
 def check_webhook(request: WebhookRequest, *, app_id: str, oa_secret: str, now: datetime) -> None:
     """Raise `WebhookRejected` unless ``request`` is a fresh, correctly signed event of
     ``app_id``. The messages name the failed check, never a value."""
-    given = _header(request.headers, SIGNATURE_HEADER)
+    given = request.header(SIGNATURE_HEADER)
     if not given:
         raise WebhookRejected("the webhook carries no signature")
     given = given.strip()
@@ -60,7 +59,7 @@ def check_webhook(request: WebhookRequest, *, app_id: str, oa_secret: str, now: 
     timestamp = envelope.get("timestamp")
     if not isinstance(timestamp, str) or not timestamp:
         # A few senders put the timestamp in a header instead of the body.
-        timestamp = _header(request.headers, TIMESTAMP_HEADER)
+        timestamp = request.header(TIMESTAMP_HEADER)
     if not timestamp:
         raise WebhookRejected("the webhook carries no timestamp")
 
@@ -84,18 +83,6 @@ def _instant(timestamp: str) -> datetime | None:
         return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    # aiohttp's headers are case-insensitive; a plain dict (tests, other servers) is not.
-    value = headers.get(name)
-    if value is not None:
-        return value
-    wanted = name.lower()
-    for key, candidate in headers.items():
-        if key.lower() == wanted:
-            return candidate
-    return None
 
 
 __all__ = [
