@@ -150,22 +150,31 @@ async def events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    hub = request.app[keys.WEBCHAT_HUB]
+    # The visitor closing the page or losing signal ends the stream; the browser reconnects.
+    with contextlib.suppress(ConnectionError):
+        await _stream(request, response, account_id, visitor, after)
+    return response
+
+
+async def _stream(
+    request: web.Request, response: web.StreamResponse, account_id: int, visitor: str, after: int
+) -> None:
+    """Write each reply once, by outbox id, until the visitor goes away."""
     contact_id: int | None = None
     idle = 0.0
-    with hub.listen(visitor) as woken:
-        while True:
+    with request.app[keys.WEBCHAT_HUB].listen(visitor) as woken:
+        while request.transport is not None and not request.transport.is_closing():
             if contact_id is None:
                 contact_id = await _contact_id(request, account_id, visitor)
-            rows = (
-                await Delivery.filter(
-                    contact_id=contact_id, id__gt=after, status=DeliveryStatus.SENT
+            rows: list[Delivery] = []
+            if contact_id is not None:
+                rows = (
+                    await Delivery.filter(
+                        contact_id=contact_id, id__gt=after, status=DeliveryStatus.SENT
+                    )
+                    .order_by("id")
+                    .limit(50)
                 )
-                .order_by("id")
-                .limit(50)
-                if contact_id is not None
-                else []
-            )
             for row in rows:
                 await response.write(f"id: {row.id}\ndata: {_reply_json(row)}\n\n".encode())
                 after = row.id
@@ -179,7 +188,6 @@ async def events(request: web.Request) -> web.StreamResponse:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), _CROSS_PROCESS_POLL)
             idle += _CROSS_PROCESS_POLL
-    return response
 
 
 def setup_webchat(app: web.Application) -> None:
