@@ -37,6 +37,9 @@ from communepol.ports import InboundEvent
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+# How long a processed event's id is kept to recognise a replay. Platforms retry for hours
+# (Zalo for about 12), never for days; after this the row itself goes.
+PROCESSED_RETENTION = timedelta(days=7)
 _Row = dict[str, Any]  # one inbound_event row to insert, by column placeholder
 _MAX_ERROR = 500
 
@@ -363,3 +366,10 @@ async def retry_parked_events(event_ids: Sequence[int]) -> tuple[list[int], dict
         if ready:
             await retry_parked(ready)
     return ready, {item: status.get(item) for item in wanted if item not in ready}
+
+
+async def purge_processed(now: datetime | None = None) -> int:
+    """Delete processed events older than `PROCESSED_RETENTION` (their payload is already
+    gone; this removes the id too). Parked and waiting events are never touched."""
+    before = (now or utcnow()) - PROCESSED_RETENTION
+    return await StoredEvent.filter(status=InboundStatus.DONE, processed_at__lt=before).delete()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -30,6 +31,8 @@ from communepol.services.inbox import ClaimedEvent
 from communepol.workers.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
+
+PURGE_INTERVAL = 3600.0  # seconds between deletions of long-processed events
 
 EventHandler = Callable[[int, int, InboundEvent], Awaitable[None]]
 """``handler(channel_account_id, stored_event_id, event)``."""
@@ -64,7 +67,12 @@ class InboxWorker:
         self.wakeup.set()
 
     async def run(self) -> None:
+        next_purge = 0.0
         while True:
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + PURGE_INTERVAL
+                with contextlib.suppress(Exception):  # retried at the next interval
+                    await inbox.purge_processed()
             try:
                 handled = await self.run_once()
             except Exception:

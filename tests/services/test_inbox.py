@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from datetime import timedelta
 
 import pytest
 from tortoise.context import TortoiseContext
 
+from communepol.clock import utcnow
 from communepol.crypto import Keyring
 from communepol.db.models import ChannelAccount, ChannelKind, InboundStatus
 from communepol.db.models import InboundEvent as StoredEvent
@@ -169,3 +171,23 @@ async def test_two_workers_on_postgresql_process_each_event_once_in_order(
     for chat in {c for c, _ in seen}:
         numbers = [int(e.split("-")[1]) for c, e in seen if c == chat]
         assert numbers == sorted(numbers)
+
+
+async def test_processed_events_are_deleted_after_the_retention_time(db: TortoiseContext) -> None:
+    account = await _account()
+    await inbox.store(KEYRING, account.id, [_event(n, chat=f"c{n}") for n in range(4)])
+
+    async def handler(account_id: int, stored_id: int, event: InboundEvent) -> None:
+        if event.event_id == "ev-3":
+            raise RuntimeError("fails")
+
+    worker = InboxWorker(KEYRING, handler, owner="w1")
+    await worker.run_once()
+    now = utcnow()
+    old = now - inbox.PROCESSED_RETENTION - timedelta(minutes=1)
+    await StoredEvent.filter(platform_event_id__in=["ev-0", "ev-3"]).update(
+        processed_at=old, received_at=old
+    )
+    assert await inbox.purge_processed(now) == 1  # ev-0: processed long ago
+    remaining = await StoredEvent.all().order_by("id").values_list("platform_event_id", flat=True)
+    assert remaining == ["ev-1", "ev-2", "ev-3"]  # recent ones, and the failed one, stay
