@@ -49,7 +49,8 @@ class InboundEvent(Model):
     class Meta:
         table = "inbound_event"
         unique_together = (("channel_account", "platform_event_id"),)
-        indexes = (
-            Index(fields=("status", "not_before"), name="inbound_claim_idx"),
-            Index(fields=("channel_account_id", "contact_key", "id"), name="inbound_order_idx"),
-        )
+        # A contact's waiting events are found through ``inbound_waiting_idx``, a partial index
+        # over unprocessed rows only (migration 0004, raw SQL: Tortoise's Index has no WHERE).
+        # Processed rows are most of the table and never need it; leaving them out keeps every
+        # insert and every ordering check on a handful of pages.
+        indexes = (Index(fields=("status", "not_before"), name="inbound_claim_idx"),)
