@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from communepol.clock import utcnow
@@ -213,25 +214,45 @@ class ClaimedEvent:
     event: InboundEvent
 
 
-_CLAIM = """
-UPDATE inbound_event
-   SET status = 'processing', lease_owner = :owner, lease_expires_at = :lease_until,
-       attempts = attempts + 1
- WHERE id IN (
-       SELECT e.id FROM inbound_event e
-        WHERE ((e.status IN ('pending', 'failed') AND e.not_before <= :now)
-               OR (e.status = 'processing' AND e.lease_expires_at < :now))
-          AND NOT EXISTS (
-              SELECT 1 FROM inbound_event p
-               WHERE p.channel_account_id = e.channel_account_id
-                 AND p.contact_key = e.contact_key
-                 AND p.id < e.id
-                 AND p.status IN ('pending', 'processing', 'failed'))
-        ORDER BY e.id
-        LIMIT :limit
-        {skip_locked})
-RETURNING id, channel_account_id, attempts, payload_sealed
+# The waiting events, oldest first, read off ``inbound_waiting_idx`` — a partial index on id
+# over exactly these statuses (migration 0004), so new events are appended to it and processed
+# ones leave it. One statement, so its answer is one consistent snapshot.
+_WAITING = """
+SELECT id, channel_account_id, contact_key, status, not_before, lease_expires_at
+  FROM inbound_event
+ WHERE status IN ('pending', 'processing', 'failed')
+ ORDER BY id
+ LIMIT :window
 """
+
+# How many waiting events one claim looks at to find `limit` claimable ones.
+_WINDOW = 1000
+
+
+def _claimable(rows: list[dict[str, Any]], now: datetime, limit: int) -> list[int]:
+    """From the waiting events in id order: each contact's oldest, if it is due. A contact whose
+    oldest waiting event is being processed (lease still running) or waits for its retry is
+    held back — its later events wait behind it."""
+    seen: set[tuple[int, str]] = set()
+    chosen: list[int] = []
+    for row in rows:
+        key = row["contact_key"]
+        if key is not None:
+            contact = (int(row["channel_account_id"]), str(key))
+            if contact in seen:
+                continue
+            seen.add(contact)
+        if row["status"] == InboundStatus.PROCESSING.value:
+            lease_until = raw.as_datetime(row["lease_expires_at"])
+            due = lease_until is not None and lease_until < now  # its worker died
+        else:
+            not_before = raw.as_datetime(row["not_before"])
+            due = not_before is not None and not_before <= now
+        if due:
+            chosen.append(int(row["id"]))
+            if len(chosen) >= limit:
+                break
+    return chosen
 
 
 async def claim(
@@ -239,23 +260,42 @@ async def claim(
 ) -> list[ClaimedEvent]:
     """Lease due events, at most one per contact at a time and each contact's oldest first
     (an event waits while an earlier one of the same contact is pending, being processed or
-    waiting for its retry)."""
+    waiting for its retry). Several workers may claim at once: each takes an event only by a
+    conditional update from the status it read, so an event is taken once, and a contact's
+    next event is never chosen while its earlier one is still waiting."""
     now = now or utcnow()
-    rows = await raw.fetch(
-        StoredEvent, _CLAIM, owner=owner, lease_until=now + lease, now=now, limit=limit
+    rows = await raw.fetch(StoredEvent, _WAITING, window=_WINDOW)
+    chosen = _claimable(rows, now, limit)
+    if not chosen:
+        return []
+    expired = Q(status=InboundStatus.PROCESSING, lease_expires_at__lt=now)
+    waiting = Q(status__in=(InboundStatus.PENDING, InboundStatus.FAILED), not_before__lte=now)
+    await StoredEvent.filter(Q(id__in=chosen) & (waiting | expired)).update(
+        status=InboundStatus.PROCESSING,
+        lease_owner=owner,
+        lease_expires_at=now + lease,
+        attempts=F("attempts") + 1,
+    )
+    taken = (
+        await StoredEvent.filter(
+            id__in=chosen,
+            status=InboundStatus.PROCESSING,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+        )
+        .order_by("id")
+        .values_list("id", "channel_account_id", "attempts", "payload_sealed")
     )
     box = keyring.box("inbox")
-    claimed = [
+    return [
         ClaimedEvent(
-            id=row["id"],
-            channel_account_id=row["channel_account_id"],
-            attempts=row["attempts"],
-            event=InboundEvent.from_json(box.open(row["payload_sealed"])),
+            id=int(event_id),
+            channel_account_id=int(account_id),
+            attempts=int(attempts),
+            event=InboundEvent.from_json(box.open(str(payload))),
         )
-        for row in rows
+        for event_id, account_id, attempts, payload in taken
     ]
-    claimed.sort(key=lambda c: c.id)
-    return claimed
 
 
 async def mark_done(event_id: int, owner: str) -> bool:

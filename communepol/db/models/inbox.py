@@ -13,7 +13,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from tortoise import fields
-from tortoise.indexes import Index
 from tortoise.models import Model
 
 if TYPE_CHECKING:
@@ -49,8 +48,7 @@ class InboundEvent(Model):
     class Meta:
         table = "inbound_event"
         unique_together = (("channel_account", "platform_event_id"),)
-        # A contact's waiting events are found through ``inbound_waiting_idx``, a partial index
-        # over unprocessed rows only (migration 0004, raw SQL: Tortoise's Index has no WHERE).
-        # Processed rows are most of the table and never need it; leaving them out keeps every
-        # insert and every ordering check on a handful of pages.
-        indexes = (Index(fields=("status", "not_before"), name="inbound_claim_idx"),)
+        # Waiting events are found through ``inbound_waiting_idx``, a partial index on id over
+        # the pending, processing and failed rows only (migration 0004, raw SQL: Tortoise's
+        # Index has no WHERE). New events are appended to it and processed ones leave it, so
+        # it stays small and an insert touches its last page only.
