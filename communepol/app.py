@@ -30,6 +30,7 @@ from communepol.services.inbox import InboxWriter
 from communepol.settings import Settings
 from communepol.web.chathub import WebchatHub
 from communepol.web.errors import error_middleware
+from communepol.web.feeds import setup_feeds
 from communepol.web.health import setup_health
 from communepol.web.metrics import HttpMetrics, metrics_middleware
 from communepol.web.public import setup_public
@@ -80,6 +81,7 @@ def create_app(
     setup_templates(app)
     setup_health(app)
     setup_public(app)
+    setup_feeds(app)
     setup_webhooks(app)
     setup_webchat(app)
     return app
