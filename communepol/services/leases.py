@@ -34,8 +34,3 @@ async def acquire(name: str, owner: str, ttl: timedelta) -> bool:
 
 async def release(name: str, owner: str) -> None:
     await Lease.filter(name=name, owner=owner).delete()
-
-
-async def holder(name: str) -> str | None:
-    lease = await Lease.filter(name=name, expires_at__gte=utcnow()).first()
-    return lease.owner if lease else None

@@ -4,7 +4,7 @@
 sends exactly ``1/rate`` apart, so a 30/s Telegram bot sends 30 a second however its batches
 arrive; `Pacer.pause` holds every send of the account until a platform's ``retry_after`` has
 passed. `Gaps` keeps a minimum interval per key (1 s per Telegram chat, 3 s per group = 20 a
-minute) and tells the caller how long a key must still wait, so the sender can go on with other
+minute) and tells the caller when a key may be sent to next, so the sender can go on with other
 recipients instead of stalling behind one chat.
 """
 
@@ -67,12 +67,6 @@ class Gaps:
         self.interval = interval
         self._clock = clock
         self._next: dict[str, float] = {}
-
-    def wait_for(self, key: str) -> float:
-        """Seconds until ``key`` may be sent to (0 when it may now)."""
-        if self.interval is None:
-            return 0.0
-        return max(0.0, self._next.get(key, 0.0) - self._clock())
 
     def ready_at(self, key: str) -> float:
         """The monotonic time at which ``key`` may be sent to."""
