@@ -30,10 +30,12 @@ from communepol.services.inbox import InboxWriter
 from communepol.settings import Settings
 from communepol.web.chathub import WebchatHub
 from communepol.web.errors import error_middleware
+from communepol.web.alerts import setup_alerts
 from communepol.web.feeds import setup_feeds
 from communepol.web.health import setup_health
 from communepol.web.metrics import HttpMetrics, metrics_middleware
 from communepol.web.public import setup_public
+from communepol.web.qr import setup_qr
 from communepol.web.security import security_headers_middleware
 from communepol.web.templating import setup_templates
 from communepol.web.webchat import setup_webchat
@@ -82,6 +84,8 @@ def create_app(
     setup_health(app)
     setup_public(app)
     setup_feeds(app)
+    setup_qr(app)
+    setup_alerts(app)
     setup_webhooks(app)
     setup_webchat(app)
     return app

@@ -50,6 +50,9 @@ class ChannelAccount(Model):
     last_error = fields.CharField(max_length=500, null=True)
     last_error_at = fields.DatetimeField(null=True)
     last_webhook_at = fields.DatetimeField(null=True)
+    # A Zalo OA's promotion messages per calendar month, as its package allows (staff set it;
+    # the platform's numbers change). Broadcasts are planned within it; None: not limited.
+    monthly_promotion_quota = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -110,4 +110,8 @@ class Delivery(Model):
             ),
             Index(fields=("publication_id", "status"), name="delivery_publication_idx"),
             Index(fields=("status", "lease_expires_at"), name="delivery_lease_idx"),
+            # A platform's read receipt names the message it sent back to us.
+            Index(
+                fields=("channel_account_id", "platform_message_id"), name="delivery_message_idx"
+            ),
         )
