@@ -25,12 +25,14 @@ from communepol import keys
 from communepol.crypto import Keyring
 from communepol.db.orm import open_database, require_current_schema
 from communepol.i18n import I18n
+from communepol.jobs import Ticker
 from communepol.services.channels import ChannelFactory, ChannelRegistry
 from communepol.services.inbox import InboxWriter
+from communepol.services.posts import Publisher
 from communepol.settings import Settings
+from communepol.web.alerts import setup_alerts
 from communepol.web.chathub import WebchatHub
 from communepol.web.errors import error_middleware
-from communepol.web.alerts import setup_alerts
 from communepol.web.feeds import setup_feeds
 from communepol.web.health import setup_health
 from communepol.web.metrics import HttpMetrics, metrics_middleware
@@ -77,6 +79,7 @@ def create_app(
     app[keys.CHANNELS] = ChannelRegistry(
         app[keys.KEYRING], factory or channel_factory(settings, hub)
     )
+    app[keys.PUBLISHER] = Publisher(settings, app[keys.I18N])
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_workers(run_workers))
 
@@ -142,14 +145,19 @@ def _workers(run: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         app[keys.INBOX_WRITER] = writer
         writer.start()
         tasks = []
+        ticker: Ticker | None = None
         if run:
             pollers = Pollers(registry, writer, owner=owner)
+            ticker = Ticker(app[keys.PUBLISHER], on_published=dispatcher.wake)
+            ticker.start()
             tasks = [
                 asyncio.create_task(dispatcher.run(), name="dispatcher"),
                 asyncio.create_task(worker.run(), name="inbox-worker"),
                 asyncio.create_task(pollers.run(), name="pollers"),
             ]
         yield
+        if ticker is not None:
+            ticker.stop()
         for task in tasks:
             task.cancel()
         for task in tasks:

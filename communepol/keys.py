@@ -10,6 +10,7 @@ from communepol.crypto import Keyring
 from communepol.i18n import I18n
 from communepol.services.channels import ChannelRegistry
 from communepol.services.inbox import InboxWriter
+from communepol.services.posts import Publisher
 from communepol.settings import Settings
 from communepol.web.chathub import WebchatHub
 from communepol.workers.dispatcher import Dispatcher
@@ -25,3 +26,4 @@ INBOX_WRITER = web.AppKey("inbox_writer", InboxWriter)
 INBOX_WORKER = web.AppKey("inbox_worker", InboxWorker)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 WEBCHAT_HUB = web.AppKey("webchat_hub", WebchatHub)
+PUBLISHER = web.AppKey("publisher", Publisher)

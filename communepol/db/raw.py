@@ -30,7 +30,9 @@ def dialect(model: type[Model]) -> str:
 def compile_query(query: str, dialect_name: str) -> tuple[str, list[str]]:
     """``query`` with its ``:name`` placeholders in the dialect's style, and the parameter
     names in the order the values must be given. ``{skip_locked}`` becomes ``FOR UPDATE SKIP
-    LOCKED`` on PostgreSQL and nothing on SQLite, where one process is the only writer."""
+    LOCKED`` on PostgreSQL and nothing on SQLite, where one process is the only writer;
+    ``{json}`` is the type a JSON column has (``JSONB``, or ``TEXT`` on SQLite), for casting a
+    bound JSON text into one."""
     names: list[str] = []
 
     def substitute(match: re.Match[str]) -> str:
@@ -43,7 +45,9 @@ def compile_query(query: str, dialect_name: str) -> tuple[str, list[str]]:
         return f"${names.index(name) + 1}"
 
     skip_locked = "FOR UPDATE SKIP LOCKED" if dialect_name == "postgres" else ""
-    text = _PLACEHOLDER.sub(substitute, query.replace("{skip_locked}", skip_locked))
+    json_type = "JSONB" if dialect_name == "postgres" else "TEXT"
+    query = query.replace("{skip_locked}", skip_locked).replace("{json}", json_type)
+    text = _PLACEHOLDER.sub(substitute, query)
     return text, names
 
 

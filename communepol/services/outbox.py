@@ -33,9 +33,13 @@ from communepol.db.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
+    Publication,
     Reachability,
 )
 from communepol.ports import OutboundMessage
+
+# A follower's row names its language instead of carrying the text (`communepol.services.fanout`).
+FROM_PUBLICATION = "from_publication"
 
 _MAX_ERROR = 500
 
@@ -146,6 +150,8 @@ async def claim(
         now=now,
         limit=limit,
     )
+    payloads = [_json(row["payload"]) for row in rows]
+    await _fill_from_publications(rows, payloads)
     claimed = [
         Claimed(
             id=row["id"],
@@ -153,14 +159,35 @@ async def claim(
             group_id=row["group_id"],
             kind=DeliveryKind(row["kind"]),
             priority=row["priority"],
-            payload=_json(row["payload"]),
+            payload=payload,
             attempts=row["attempts"],
             publication_id=row["publication_id"],
         )
-        for row in rows
+        for row, payload in zip(rows, payloads, strict=True)
     ]
     claimed.sort(key=lambda c: (c.priority, c.id))
     return claimed
+
+
+async def _fill_from_publications(
+    rows: Sequence[dict[str, Any]], payloads: list[dict[str, Any]]
+) -> None:
+    """A follower's row names only its language (see `communepol.services.fanout`): put the
+    publication's message in that language in its place."""
+    wanted = {
+        row["publication_id"]
+        for row, payload in zip(rows, payloads, strict=True)
+        if FROM_PUBLICATION in payload
+    }
+    if not wanted:
+        return
+    found = await Publication.filter(id__in=list(wanted)).values_list("id", "messages")
+    messages = {int(pub_id): _json(value) for pub_id, value in found}
+    for index, (row, payload) in enumerate(zip(rows, payloads, strict=True)):
+        locale = payload.get(FROM_PUBLICATION)
+        if locale is not None:
+            by_locale = messages.get(row["publication_id"], {})
+            payloads[index] = by_locale.get(locale) or next(iter(by_locale.values()), {})
 
 
 def _json(value: Any) -> dict[str, Any]:

@@ -515,6 +515,22 @@ async def search_units(
     return await _units([rank.id for rank in ranked[:limit]])
 
 
+def match_units(query: str, units: Sequence[Unit]) -> list[Unit]:
+    """The ``units`` whose name matches ``query``, best first, ranked as `search_units` ranks
+    (folded, kind word optional, a typo or two tolerated) — for choosing among a few known
+    units, such as the communes whose pages a bot carries. A blank query raises
+    `ValidationError`."""
+    ranker = _Ranker(_variants(query))
+    ranked = []
+    for unit in units:
+        found = ranker.scores(unit.name_folded)
+        if found:
+            row = (unit.id, unit.name, unit.kind, unit.level, unit.name_folded)
+            ranked.append(ranker.rank(row, found))
+    by_id = {unit.id: unit for unit in units}
+    return [by_id[rank.id] for rank in sorted(ranked)]
+
+
 async def resolve_unit(ref: str, *, level: UnitLevel | None = None) -> Unit:
     """The one unit ``ref`` designates: an exact code ("66", "24280"; zero-padding optional;
     inactive units included) first, else the single best match among active units, as ranked

@@ -42,6 +42,9 @@ class Contact(Model):
     unreachable_reason = fields.CharField(max_length=200, null=True)
     last_inbound_at = fields.DatetimeField(null=True)
     last_inbound_message_id = fields.CharField(max_length=128, null=True)
+    # "Delete me": everything about them is gone; the row stays only as the address of the
+    # confirmation, and the ticker deletes it once nothing is waiting to be sent to it.
+    erased_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

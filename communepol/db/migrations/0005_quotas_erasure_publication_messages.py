@@ -14,6 +14,16 @@ class Migration(migrations.Migration):
             name='monthly_promotion_quota',
             field=fields.IntField(null=True),
         ),
+        ops.AddField(
+            model_name='Contact',
+            name='erased_at',
+            field=fields.DatetimeField(null=True),
+        ),
+        ops.AddField(
+            model_name='Publication',
+            name='messages',
+            field=fields.JSONField(default=dict),
+        ),
         ops.AddIndex(
             model_name='Delivery',
             index=Index(fields=['channel_account_id', 'platform_message_id'], name='delivery_message_idx'),

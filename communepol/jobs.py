@@ -1,0 +1,86 @@
+"""The ticker: APScheduler runs each job on an interval; each job is one call into a service.
+
+APScheduler only says *when to look*; what is due lives in the database and is claimed there
+(`communepol.services.posts.Publisher.publish_due`), so a tick that comes late, twice, or in
+two processes at once changes nothing: each occurrence is claimed by one conditional UPDATE.
+A job that fails is logged (never with a resident's data) and runs again at its next tick.
+
+Jobs:
+
+- ``publish``: due posts (once, "now", recurring) become publications and deliveries, every
+  ``PUBLISH_EVERY`` seconds; the dispatcher is woken when something was published.
+- ``housekeeping``: expire posts past their expiry, mark finished publications done, delete
+  the contacts erased on request once their confirmation is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from communepol.clock import utcnow
+from communepol.errors import Unavailable
+from communepol.services import follows
+from communepol.services.posts import Publisher
+
+log = logging.getLogger(__name__)
+
+PUBLISH_EVERY = 2.0  # seconds: "publish now" goes out within this
+HOUSEKEEPING_EVERY = 60.0
+
+
+class Ticker:
+    def __init__(self, publisher: Publisher, *, on_published: Callable[[], None]) -> None:
+        self.publisher = publisher
+        self.on_published = on_published
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+
+    async def publish(self, now: datetime | None = None) -> list[int]:
+        """One publishing tick: everything due is published (in batches)."""
+        published: list[int] = []
+        while True:
+            batch = await self.publisher.publish_due(now or utcnow())
+            published.extend(batch)
+            if not batch:
+                break
+        if published:
+            self.on_published()
+        return published
+
+    async def housekeeping(self, now: datetime | None = None) -> None:
+        await self.publisher.expire(now or utcnow())
+        await self.publisher.finish_publications()
+        await follows.purge_erased()
+
+    def start(self) -> None:
+        self._add(self.publish, PUBLISH_EVERY, "publish")
+        self._add(self.housekeeping, HOUSEKEEPING_EVERY, "housekeeping")
+        self.scheduler.start()
+
+    def _add(self, job: Callable[[], Awaitable[object]], seconds: float, name: str) -> None:
+        async def run() -> None:
+            try:
+                await job()
+            except Unavailable:
+                log.warning("ticker job %s: database unavailable; next tick retries", name)
+            except Exception:
+                log.exception("ticker job %s failed; next tick retries", name)
+
+        self.scheduler.add_job(
+            run,
+            IntervalTrigger(seconds=seconds),
+            id=name,
+            name=name,
+            next_run_time=utcnow(),  # once at start: what fell due while we were down
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

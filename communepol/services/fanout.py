@@ -1,0 +1,182 @@
+"""Fan-out: a publication becomes one outbox row per follower, in bulk, inside the caller's
+transaction — one ``INSERT … SELECT`` over the page's active follows, never a row built in
+Python per follower.
+
+- Who: contacts with an active follow of the page, on an account that carries the page,
+  reachable and not erased. A contact is one account — a shared household account is one
+  contact however many households stand behind it — so it gets one row.
+- What: the message is stored once per language on the publication (`Publication.messages`);
+  a row names only its language (``{"from_publication": "en"}``) and the dispatcher's claim
+  puts the text back. A follower whose language has no translation gets the page's language.
+- Once: the dedup key is the audience's prefix plus the contact (``pub:12:c:345``), so a second
+  run plans nothing new, and an alert sent to several pages (prefix ``alert:7``) reaches a
+  person following two of them once.
+- Community groups linked to the page's unit that take the post's category get a row each.
+- Zalo OA promotion quotas: on an OA whose monthly quota staff have set, rows beyond what is
+  left this month are planned as ``quota_blocked`` with the reason, so a post's statistics say
+  what the quota stopped instead of the platform silently refusing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from communepol.db import raw
+from communepol.db.models import (
+    PRIORITY_OF_KIND,
+    ChannelAccount,
+    ChannelKind,
+    CommunityGroup,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+)
+from communepol.ports import OutboundMessage
+from communepol.services import outbox
+from communepol.services.outbox import FROM_PUBLICATION, Planned
+
+QUOTA_REASON = "the Zalo OA's monthly promotion quota is used up"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """One page's share of a publication."""
+
+    publication_id: int
+    page_id: int
+    unit_id: int
+    category: str
+    kind: DeliveryKind
+    dedup_prefix: str  # "pub:12" for a post, "alert:7" for every page of one alert
+    default_locale: str
+    locales: tuple[str, ...]  # the languages the publication's messages exist in
+    not_before: datetime
+
+
+_FOLLOWERS = """
+INSERT INTO delivery (channel_account_id, contact_id, kind, priority, dedup_key, payload,
+                      publication_id, status, attempts, not_before, created_at)
+SELECT c.channel_account_id, c.id, :kind, :priority,
+       CAST(:prefix AS TEXT) || CAST(c.id AS TEXT),
+       {payload}, :publication, 'pending', 0, :not_before, :now
+  FROM follow f
+  JOIN contact c ON c.id = f.contact_id
+ WHERE f.page_id = :page AND f.status = 'active'
+   AND c.reachability != 'unreachable' AND c.erased_at IS NULL
+   AND c.channel_account_id IN (SELECT channel_account_id FROM page_channel WHERE page_id = :page)
+ON CONFLICT (dedup_key) DO NOTHING
+"""
+
+
+def _payload_sql(audience: Audience) -> tuple[str, dict[str, str]]:
+    """The per-row payload: a CASE on the contact's language, each branch a bound JSON text."""
+    params: dict[str, str] = {}
+    branches = []
+    for number, locale in enumerate(audience.locales):
+        if locale == audience.default_locale:
+            continue
+        params[f"locale_{number}"] = locale
+        params[f"payload_{number}"] = f'{{"{FROM_PUBLICATION}": "{locale}"}}'
+        branches.append(f"WHEN :locale_{number} THEN CAST(:payload_{number} AS {{json}})")
+    params["payload_default"] = f'{{"{FROM_PUBLICATION}": "{audience.default_locale}"}}'
+    fallback = "CAST(:payload_default AS {json})"
+    if not branches:
+        return fallback, params
+    return f"CASE c.locale {' '.join(branches)} ELSE {fallback} END", params
+
+
+async def plan_followers(audience: Audience, now: datetime) -> int:
+    """Plan a row for every follower of the page; how many new rows."""
+    payload, params = _payload_sql(audience)
+    return await raw.execute(
+        Delivery,
+        _FOLLOWERS.replace("{payload}", payload),
+        kind=audience.kind.value,
+        priority=int(PRIORITY_OF_KIND[audience.kind]),
+        prefix=f"{audience.dedup_prefix}:c:",
+        publication=audience.publication_id,
+        not_before=audience.not_before,
+        now=now,
+        page=audience.page_id,
+        **params,
+    )
+
+
+async def plan_groups(
+    audience: Audience, messages: Mapping[str, OutboundMessage], account_ids: list[int]
+) -> int:
+    """Plan a row for each active community group of the page's unit that takes this category
+    and is on an account carrying the page (groups read the page's language)."""
+    groups = await CommunityGroup.filter(
+        unit_id=audience.unit_id, active=True, channel_account_id__in=account_ids
+    )
+    message = messages[audience.default_locale]
+    return await outbox.enqueue_many(
+        Planned(
+            channel_account_id=group.channel_account_id,  # type: ignore[attr-defined]
+            message=message,
+            kind=audience.kind,
+            dedup_key=f"{audience.dedup_prefix}:g:{group.id}",
+            group_id=group.id,
+            publication_id=audience.publication_id,
+            not_before=audience.not_before,
+        )
+        for group in groups
+        if audience.category in (group.categories or [])
+    )
+
+
+def _month_start(now: datetime, tz: ZoneInfo) -> datetime:
+    local = now.astimezone(tz)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+_BEYOND_QUOTA = """
+UPDATE delivery
+   SET status = 'quota_blocked', last_error = :reason
+ WHERE publication_id = :publication AND channel_account_id = :account
+   AND status = 'pending' AND contact_id IS NOT NULL
+   AND id >= (SELECT id FROM delivery
+               WHERE publication_id = :publication AND channel_account_id = :account
+                 AND status = 'pending' AND contact_id IS NOT NULL
+               ORDER BY id LIMIT 1 OFFSET :remaining)
+"""
+
+
+async def apply_promotion_quotas(
+    publication_id: int, account_ids: list[int], now: datetime, tz: ZoneInfo
+) -> int:
+    """Mark this publication's rows beyond each limited Zalo OA's remaining monthly promotion
+    quota as ``quota_blocked``; how many rows were blocked."""
+    limited = await ChannelAccount.filter(
+        id__in=account_ids, kind=ChannelKind.ZALO_OA, monthly_promotion_quota__not_isnull=True
+    )
+    blocked = 0
+    for account in limited:
+        used = (
+            await Delivery.filter(
+                channel_account_id=account.id,
+                kind__in=(DeliveryKind.BROADCAST, DeliveryKind.ALERT),
+                created_at__gte=_month_start(now, tz),
+                status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT),
+                contact_id__not_isnull=True,
+            )
+            .exclude(publication_id=publication_id)
+            .count()
+        )
+        remaining = max(0, (account.monthly_promotion_quota or 0) - used)
+        count = await raw.execute(
+            Delivery,
+            _BEYOND_QUOTA,
+            reason=QUOTA_REASON,
+            publication=publication_id,
+            account=account.id,
+            remaining=remaining,
+        )
+        if count:
+            await outbox.note_account_error(account.id, QUOTA_REASON)
+        blocked += count
+    return blocked

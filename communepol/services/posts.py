@@ -1,0 +1,652 @@
+"""Posts: writing, approval, scheduling, publishing, stopping.
+
+Lifecycle::
+
+    draft ──submit──▶ pending_approval ──approve──▶ scheduled ──(due)──▶ publishing ─▶ published
+      ▲                     │ reject                   │ (recurring: stays scheduled, next time)
+      └─────────────────────┘                          ▼
+    cancel (any time before published) → cancelled;  expires_at passed → expired
+
+A post needs a supervisor's approval when its page lists the category in
+``approval_categories`` and its author is not a supervisor. It can be edited until it is
+published; editing a post that was approved sends it back for approval.
+
+The schedule lives in the ``post`` table. `Publisher.publish_due` — the ticker's job — reads
+the due posts and claims each occurrence with one conditional UPDATE (``WHERE status =
+'scheduled' AND next_run_at = <the occurrence it read>``): whichever process or tick wins the
+update owns that occurrence, and the claim, the `Publication` (unique per post and occurrence)
+and the fan-out of every delivery commit together. So a restart, a late tick, a clock jump or a
+second process publishes each occurrence exactly once, and an occurrence that fell due while
+the service was down is published when it comes back. A recurring post that missed several
+occurrences publishes the latest once and moves on to the next one in the future; it does not
+flood its followers with the backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from communepol.clock import require_aware, utcnow
+from communepol.db import raw
+from communepol.db.models import (
+    DeliveryKind,
+    DeliveryStatus,
+    Page,
+    Post,
+    PostAttachment,
+    PostCategory,
+    PostStatus,
+    PostTranslation,
+    Publication,
+    PublicationStatus,
+    ScheduleKind,
+    Staff,
+)
+from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from communepol.i18n import POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n
+from communepol.ports import Button, ButtonKind, Media, MediaKind, OutboundMessage
+from communepol.schedule import cron_trigger, next_occurrence
+from communepol.services import audit, fanout, outbox, scope
+from communepol.services.fanout import Audience
+from communepol.services.pages import pick_translation
+from communepol.settings import Settings
+from communepol.text import clean, clean_message
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 300
+BODY_MAX = 8000
+EDITABLE = (PostStatus.DRAFT, PostStatus.PENDING_APPROVAL, PostStatus.SCHEDULED)
+CANCELLABLE = (*EDITABLE, PostStatus.PUBLISHING)
+
+
+@dataclass(frozen=True)
+class Translation:
+    locale: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class PostInput:
+    """What a staff member writes: validated by `validate` before anything is stored."""
+
+    category: str
+    translations: Sequence[Translation]
+    schedule: ScheduleKind = ScheduleKind.NOW
+    at: datetime | None = None  # ONCE: when
+    cron: str | None = None  # CRON: five fields, in the people's timezone
+    expires_at: datetime | None = None
+    must_reach_every_household: bool = False
+
+
+def _category(value: str) -> PostCategory:
+    try:
+        return PostCategory(value)
+    except ValueError as err:
+        choices = ", ".join(c.value for c in PostCategory)
+        raise ValidationError(
+            f"unknown category {value!r}; one of {choices}", field="category"
+        ) from err
+
+
+def _translations(items: Sequence[Translation]) -> list[Translation]:
+    if not items:
+        raise ValidationError("a post needs a title and a text", field="translations")
+    seen: dict[str, Translation] = {}
+    for item in items:
+        if item.locale not in SUPPORTED_LOCALES:
+            raise ValidationError(f"unsupported language {item.locale!r}", field="locale")
+        if item.locale in seen:
+            raise ValidationError(f"two texts in {item.locale!r}", field="locale")
+        title = clean(item.title)
+        body = clean_message(item.body).strip()
+        if not title:
+            raise ValidationError("the title is empty", field="title")
+        if len(title) > TITLE_MAX:
+            raise ValidationError(f"a title has at most {TITLE_MAX} characters", field="title")
+        if not body:
+            raise ValidationError("the text is empty", field="body")
+        if len(body) > BODY_MAX:
+            raise ValidationError(f"a text has at most {BODY_MAX} characters", field="body")
+        seen[item.locale] = Translation(item.locale, title, body)
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class _Valid:
+    category: PostCategory
+    translations: list[Translation]
+    schedule: ScheduleKind
+    at: datetime | None
+    cron: str | None
+    expires_at: datetime | None
+    must_reach_every_household: bool
+
+
+def validate(data: PostInput, settings: Settings, now: datetime) -> _Valid:
+    """Check everything a staff member typed; `ValidationError` names the field."""
+    at = cron = None
+    if data.schedule is ScheduleKind.ONCE:
+        if data.at is None:
+            raise ValidationError("give the time to publish at", field="at")
+        at = require_aware(data.at, "at")
+        if at < now - timedelta(minutes=1):
+            raise ValidationError("the time to publish at has passed", field="at")
+    elif data.schedule is ScheduleKind.CRON:
+        cron = " ".join((data.cron or "").split())
+        cron_trigger(cron, settings.tz)  # raises a ValidationError naming the expression
+        if next_occurrence(cron, now, settings.tz) is None:
+            raise ValidationError("this schedule never comes", field="cron_expression")
+    expires_at = require_aware(data.expires_at, "expires_at") if data.expires_at else None
+    if expires_at is not None and expires_at <= now:
+        raise ValidationError("the expiry time has passed", field="expires_at")
+    if expires_at is not None and at is not None and expires_at <= at:
+        raise ValidationError("the post would expire before it is published", field="expires_at")
+    return _Valid(
+        _category(data.category),
+        _translations(data.translations),
+        data.schedule,
+        at,
+        cron,
+        expires_at,
+        data.must_reach_every_household,
+    )
+
+
+def _first_run(valid: _Valid | Post, settings: Settings, now: datetime) -> datetime | None:
+    kind = valid.schedule if isinstance(valid, _Valid) else valid.schedule_kind
+    if kind is ScheduleKind.NOW:
+        return now
+    if kind is ScheduleKind.ONCE:
+        return valid.at if isinstance(valid, _Valid) else valid.next_run_at
+    expression = valid.cron if isinstance(valid, _Valid) else valid.cron_expression
+    return next_occurrence(expression or "", now, settings.tz)
+
+
+async def _page_in_scope(staff: Staff, page_id: int) -> Page:
+    page = await Page.filter(id=page_id, active=True).select_related("unit").first()
+    if page is None:
+        raise NotFound("page not found")
+    await scope.require_unit(staff, page.unit)
+    return page
+
+
+async def get_post(staff: Staff, post_id: int) -> Post:
+    """A post in ``staff``'s scope, with its page and translations; `NotFound` otherwise."""
+    post = (
+        await Post.filter(id=post_id)
+        .select_related("page", "page__unit")
+        .prefetch_related("translations", "attachments")
+        .first()
+    )
+    if post is None:
+        raise NotFound("post not found")
+    await scope.require_unit(staff, post.page.unit)
+    return post
+
+
+async def _write_translations(post: Post, translations: Sequence[Translation]) -> None:
+    await PostTranslation.filter(post_id=post.id).delete()
+    await PostTranslation.bulk_create(
+        [
+            PostTranslation(post=post, locale=t.locale, title=t.title, body=t.body)
+            for t in translations
+        ]
+    )
+
+
+async def create_post(
+    staff: Staff, page_id: int, data: PostInput, settings: Settings, *, source: str = "web"
+) -> Post:
+    """A new draft on ``page_id``, written by ``staff`` (who must have the page in scope)."""
+    now = utcnow()
+    page = await _page_in_scope(staff, page_id)
+    valid = validate(data, settings, now)
+    async with in_transaction(raw.connection(Post).connection_name):
+        post = await Post.create(
+            page=page,
+            category=valid.category,
+            author=staff,
+            schedule_kind=valid.schedule,
+            cron_expression=valid.cron,
+            next_run_at=valid.at,
+            expires_at=valid.expires_at,
+            must_reach_every_household=valid.must_reach_every_household,
+        )
+        await _write_translations(post, valid.translations)
+        await audit.record(
+            "post.created",
+            actor=staff,
+            object_type="post",
+            object_id=post.id,
+            unit_id=page.unit.id,
+            source=source,
+            data={"category": valid.category.value},
+        )
+    return post
+
+
+async def update_post(
+    staff: Staff,
+    post_id: int,
+    data: PostInput,
+    settings: Settings,
+    *,
+    version: int,
+    source: str = "web",
+) -> Post:
+    """Edit a post that is not published yet. ``version`` is the one the editor read: a post
+    changed since by someone else is a `Conflict`, not a silent overwrite. An approved post
+    goes back for approval; a scheduled one keeps its place with the new time."""
+    now = utcnow()
+    post = await get_post(staff, post_id)
+    valid = validate(data, settings, now)
+    async with in_transaction(raw.connection(Post).connection_name):
+        needs_approval = post.status in (PostStatus.SCHEDULED, PostStatus.PENDING_APPROVAL) and (
+            _needs_approval(post.page, valid.category, staff)
+        )
+        status = post.status
+        if status is PostStatus.SCHEDULED and needs_approval:
+            status = PostStatus.PENDING_APPROVAL
+        changed = await Post.filter(id=post.id, version=version, status__in=EDITABLE).update(
+            category=valid.category,
+            schedule_kind=valid.schedule,
+            cron_expression=valid.cron,
+            expires_at=valid.expires_at,
+            must_reach_every_household=valid.must_reach_every_household,
+            status=status,
+            version=version + 1,
+            updated_at=now,
+            approved_by_id=None if needs_approval else post.approved_by_id,  # type: ignore[attr-defined]
+            approved_at=None if needs_approval else post.approved_at,
+        )
+        if changed != 1:
+            raise Conflict("the post was changed or published meanwhile; reload it")
+        post = await Post.get(id=post.id).select_related("page", "page__unit")
+        post.schedule_kind, post.cron_expression = valid.schedule, valid.cron
+        next_run = valid.at if valid.schedule is ScheduleKind.ONCE else None
+        if post.status is PostStatus.SCHEDULED:
+            next_run = _first_run(valid, settings, now)
+        await Post.filter(id=post.id).update(next_run_at=next_run)
+        await _write_translations(post, valid.translations)
+        await audit.record(
+            "post.edited",
+            actor=staff,
+            object_type="post",
+            object_id=post.id,
+            unit_id=post.page.unit.id,
+            source=source,
+        )
+    return await get_post(staff, post.id)
+
+
+def _needs_approval(page: Page, category: PostCategory, author: Staff) -> bool:
+    return category.value in (page.approval_categories or []) and (
+        author.role not in scope.APPROVER_ROLES
+    )
+
+
+async def submit_post(
+    staff: Staff, post_id: int, settings: Settings, *, source: str = "web"
+) -> Post:
+    """Send a draft on its way: to the approval queue when the page's rules require it for its
+    category, else straight to the schedule ("now" is published at the ticker's next tick)."""
+    now = utcnow()
+    post = await get_post(staff, post_id)
+    if post.status is not PostStatus.DRAFT:
+        raise Conflict("only a draft can be submitted")
+    if _needs_approval(post.page, post.category, staff):
+        status, next_run = PostStatus.PENDING_APPROVAL, post.next_run_at
+    else:
+        status, next_run = PostStatus.SCHEDULED, _first_run(post, settings, now)
+        if next_run is None:
+            raise ValidationError("this schedule never comes", field="cron_expression")
+    changed = await Post.filter(id=post.id, status=PostStatus.DRAFT).update(
+        status=status, next_run_at=next_run, version=post.version + 1, updated_at=now
+    )
+    if changed != 1:
+        raise Conflict("the post changed meanwhile; reload it")
+    await audit.record(
+        "post.submitted",
+        actor=staff,
+        object_type="post",
+        object_id=post.id,
+        unit_id=post.page.unit.id,
+        source=source,
+        data={"status": status.value},
+    )
+    return await get_post(staff, post.id)
+
+
+async def approve_post(
+    approver: Staff, post_id: int, settings: Settings, *, source: str = "web"
+) -> Post:
+    """A supervisor with the page in scope approves a post waiting for it: it is scheduled.
+    Nobody approves their own post."""
+    now = utcnow()
+    post = await get_post(approver, post_id)
+    await scope.require_approver(approver, post.page.unit)
+    if post.author_id == approver.id:  # type: ignore[attr-defined]
+        raise PermissionDenied("a second person must approve a post")
+    if post.status is not PostStatus.PENDING_APPROVAL:
+        raise Conflict("this post is not waiting for approval")
+    next_run = _first_run(post, settings, now)
+    if next_run is None:
+        raise ValidationError("this schedule never comes", field="cron_expression")
+    if post.schedule_kind is ScheduleKind.ONCE and next_run < now:
+        next_run = now  # approved late: publish now rather than never
+    changed = await Post.filter(id=post.id, status=PostStatus.PENDING_APPROVAL).update(
+        status=PostStatus.SCHEDULED,
+        approved_by_id=approver.id,
+        approved_at=now,
+        next_run_at=next_run,
+        version=post.version + 1,
+        updated_at=now,
+    )
+    if changed != 1:
+        raise Conflict("the post changed meanwhile; reload it")
+    await audit.record(
+        "post.approved",
+        actor=approver,
+        object_type="post",
+        object_id=post.id,
+        unit_id=post.page.unit.id,
+        source=source,
+    )
+    return await get_post(approver, post.id)
+
+
+async def reject_post(approver: Staff, post_id: int, reason: str, *, source: str = "web") -> Post:
+    """Send a post waiting for approval back to its author as a draft, with the reason."""
+    post = await get_post(approver, post_id)
+    await scope.require_approver(approver, post.page.unit)
+    reason = clean(reason)[:500]
+    if not reason:
+        raise ValidationError("say why the post is sent back", field="reason")
+    changed = await Post.filter(id=post.id, status=PostStatus.PENDING_APPROVAL).update(
+        status=PostStatus.DRAFT, version=post.version + 1, updated_at=utcnow()
+    )
+    if changed != 1:
+        raise Conflict("this post is not waiting for approval")
+    await audit.record(
+        "post.rejected",
+        actor=approver,
+        object_type="post",
+        object_id=post.id,
+        unit_id=post.page.unit.id,
+        source=source,
+        data={"reason": reason},
+    )
+    return await get_post(approver, post.id)
+
+
+async def cancel_post(staff: Staff, post_id: int, *, source: str = "web") -> Post:
+    """Cancel a post that is not published yet (a recurring post stops recurring); a
+    publication still sending is stopped too."""
+    post = await get_post(staff, post_id)
+    async with in_transaction(raw.connection(Post).connection_name):
+        changed = await Post.filter(id=post.id, status__in=CANCELLABLE).update(
+            status=PostStatus.CANCELLED, next_run_at=None, version=post.version + 1
+        )
+        if changed != 1:
+            raise Conflict("this post is already published, cancelled or expired")
+        for publication in await Publication.filter(
+            post_id=post.id, status=PublicationStatus.SENDING
+        ):
+            await _stop(publication, staff)
+        await audit.record(
+            "post.cancelled",
+            actor=staff,
+            object_type="post",
+            object_id=post.id,
+            unit_id=post.page.unit.id,
+            source=source,
+        )
+    return await get_post(staff, post.id)
+
+
+async def _stop(publication: Publication, staff: Staff | None) -> int:
+    stopped = await outbox.cancel_publication(publication.id)
+    await Publication.filter(id=publication.id).update(
+        status=PublicationStatus.STOPPED,
+        finished_at=utcnow(),
+        stopped_by_id=staff.id if staff else None,
+    )
+    return stopped
+
+
+async def stop_publication(staff: Staff, publication_id: int, *, source: str = "web") -> int:
+    """Stop a broadcast mid-way: nothing more of it is sent. How many rows were stopped."""
+    publication = await Publication.filter(id=publication_id).select_related("post").first()
+    if publication is None:
+        raise NotFound("publication not found")
+    post = await get_post(staff, publication.post.id)
+    async with in_transaction(raw.connection(Post).connection_name):
+        stopped = await _stop(publication, staff)
+        await audit.record(
+            "publication.stopped",
+            actor=staff,
+            object_type="publication",
+            object_id=publication.id,
+            unit_id=post.page.unit.id,
+            source=source,
+            data={"stopped": stopped},
+        )
+    return stopped
+
+
+@dataclass(frozen=True)
+class PublicationStats:
+    """What happened to one publication's deliveries."""
+
+    publication_id: int
+    status: PublicationStatus
+    occurrence_at: datetime
+    recipients: int
+    by_status: dict[str, int] = field(default_factory=dict)
+    read: int = 0
+
+    @property
+    def queued(self) -> int:
+        return self.by_status.get("pending", 0) + self.by_status.get("sending", 0)
+
+
+async def publication_stats(staff: Staff, post_id: int) -> list[PublicationStats]:
+    """Per-publication delivery figures of a post: queued, sent, failed (dead), unreachable,
+    blocked by a platform quota, cancelled, and read where the platform reports reads."""
+    post = await get_post(staff, post_id)
+    result = []
+    for publication in await Publication.filter(post_id=post.id).order_by("-occurrence_at"):
+        by_status = await outbox.counts(publication.id)
+        read = await publication.deliveries.filter(read_at__not_isnull=True).count()
+        result.append(
+            PublicationStats(
+                publication.id,
+                publication.status,
+                publication.occurrence_at,
+                publication.recipients,
+                by_status,
+                read,
+            )
+        )
+    return result
+
+
+class Publisher:
+    """Turns due posts into publications and deliveries (the ticker's job), and renders a
+    post as the message a follower receives."""
+
+    def __init__(self, settings: Settings, i18n: I18n) -> None:
+        self.settings = settings
+        self.i18n = i18n
+
+    async def publish_due(self, now: datetime | None = None, *, limit: int = 20) -> list[int]:
+        """Publish every occurrence due at ``now`` that nobody has published; the new
+        publications' ids."""
+        now = now or utcnow()
+        due = await (
+            Post.filter(status=PostStatus.SCHEDULED, next_run_at__lte=now)
+            .order_by("next_run_at", "id")
+            .limit(limit)
+        )
+        published = []
+        for post in due:
+            publication_id = await self._publish(post, now)
+            if publication_id is not None:
+                published.append(publication_id)
+        return published
+
+    def _after(self, post: Post, occurrence: datetime, now: datetime) -> datetime | None:
+        """The next occurrence of a recurring post, after both this one and ``now`` (missed
+        occurrences are skipped), unless the post expires first."""
+        if post.schedule_kind is not ScheduleKind.CRON or not post.cron_expression:
+            return None
+        upcoming = next_occurrence(post.cron_expression, max(occurrence, now), self.settings.tz)
+        if upcoming is not None and post.expires_at is not None and upcoming >= post.expires_at:
+            return None
+        return upcoming
+
+    async def _publish(self, post: Post, now: datetime) -> int | None:
+        occurrence = post.next_run_at
+        assert occurrence is not None  # selected by next_run_at <= now
+        if post.expires_at is not None and post.expires_at <= now:
+            await Post.filter(id=post.id, status=PostStatus.SCHEDULED).update(
+                status=PostStatus.EXPIRED, next_run_at=None
+            )
+            return None
+        upcoming = self._after(post, occurrence, now)
+        async with in_transaction(raw.connection(Post).connection_name):
+            # The claim: only the process whose UPDATE matches owns this occurrence.
+            claimed = await Post.filter(
+                id=post.id, status=PostStatus.SCHEDULED, next_run_at=occurrence
+            ).update(
+                status=PostStatus.SCHEDULED if upcoming else PostStatus.PUBLISHING,
+                next_run_at=upcoming,
+            )
+            if claimed != 1:
+                return None
+            publication = await self._fan_out(post, occurrence, now)
+            await Post.filter(id=post.id).update(
+                published_at=now,
+                **({} if upcoming else {"status": PostStatus.PUBLISHED}),
+            )
+        log.info("published post %s occurrence %s", post.id, occurrence.isoformat())
+        return publication.id
+
+    async def _fan_out(self, post: Post, occurrence: datetime, now: datetime) -> Publication:
+        page = await Page.get(id=post.page_id).select_related("unit")  # type: ignore[attr-defined]
+        translations = await PostTranslation.filter(post_id=post.id)
+        attachments = await PostAttachment.filter(post_id=post.id).order_by("position", "id")
+        messages = {
+            locale: self.render(post, page, translations, attachments, locale)
+            for locale in {page.default_locale, *(t.locale for t in translations)}
+        }
+        publication = await Publication.create(
+            post_id=post.id,
+            occurrence_at=occurrence,
+            status=PublicationStatus.SENDING,
+            messages={locale: message.to_payload() for locale, message in messages.items()},
+        )
+        kind = DeliveryKind.ALERT if post.alert_id else DeliveryKind.BROADCAST  # type: ignore[attr-defined]
+        audience = Audience(
+            publication_id=publication.id,
+            page_id=page.id,
+            unit_id=page.unit.id,
+            category=post.category.value,
+            kind=kind,
+            dedup_prefix=f"pub:{publication.id}",
+            default_locale=page.default_locale,
+            locales=tuple(sorted(messages)),
+            not_before=now,
+        )
+        recipients = await plan_audience(audience, messages, now, self.settings)
+        publication.recipients = recipients
+        await Publication.filter(id=publication.id).update(recipients=recipients)
+        return publication
+
+    def render(
+        self,
+        post: Post,
+        page: Page,
+        translations: Sequence[PostTranslation],
+        attachments: Sequence[PostAttachment],
+        locale: str,
+    ) -> OutboundMessage:
+        """The message a follower reading ``locale`` receives."""
+        translation = pick_translation(translations, locale, page.default_locale)
+        reader = translation.locale if translation else locale
+        label = self.i18n.gettext(reader, POST_CATEGORY_LABELS[post.category.value])
+        title = translation.title if translation else ""
+        body = translation.body if translation else ""
+        url = f"{self.settings.public_base_url}/p/{page.slug}#post-{post.id}"
+        image = next((a for a in attachments if a.content_type.startswith("image/")), None)
+        media = None
+        if image is not None:
+            media = Media(
+                MediaKind.PHOTO,
+                f"{self.settings.public_base_url}/media/{image.id}/{image.filename}",
+                name=image.filename,
+                mime_type=image.content_type,
+                size=image.size_bytes,
+            )
+        return OutboundMessage(
+            text=f"[{label}] {title}\n\n{body}\n\n— {page.title}",
+            buttons=((Button(self.i18n.gettext(reader, "Read on the web"), url, ButtonKind.URL),),),
+            media=media,
+        )
+
+    async def expire(self, now: datetime | None = None) -> int:
+        """Posts past their expiry: scheduled ones never go out, published ones leave the
+        public page, and what is still queued of them is cancelled. How many posts."""
+        now = now or utcnow()
+        posts = await Post.filter(
+            expires_at__lte=now,
+            status__in=(PostStatus.SCHEDULED, PostStatus.PUBLISHED, PostStatus.PENDING_APPROVAL),
+        ).values_list("id", flat=True)
+        for post_id in posts:
+            async with in_transaction(raw.connection(Post).connection_name):
+                await Post.filter(id=post_id, expires_at__lte=now).update(
+                    status=PostStatus.EXPIRED, next_run_at=None
+                )
+                for publication in await Publication.filter(
+                    post_id=post_id, status=PublicationStatus.SENDING
+                ):
+                    await _stop(publication, None)
+        return len(posts)
+
+    async def finish_publications(self) -> int:
+        """Publications with nothing left to send are done; how many finished now."""
+        finished = 0
+        for publication in await Publication.filter(status=PublicationStatus.SENDING):
+            waiting = await publication.deliveries.filter(
+                status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+            ).exists()
+            if not waiting:
+                finished += await Publication.filter(
+                    id=publication.id, status=PublicationStatus.SENDING
+                ).update(status=PublicationStatus.DONE, finished_at=utcnow())
+        return finished
+
+
+async def plan_audience(
+    audience: Audience, messages: dict[str, OutboundMessage], now: datetime, settings: Settings
+) -> int:
+    """Plan one page's share of a publication: its followers, its linked community groups, then
+    the Zalo OA quotas. How many rows were planned."""
+    account_ids = [
+        int(row)  # type: ignore[call-overload]
+        for row in await Page.filter(id=audience.page_id).values_list(
+            "channels__channel_account_id", flat=True
+        )
+        if row is not None
+    ]
+    planned = await fanout.plan_followers(audience, now)
+    planned += await fanout.plan_groups(audience, messages, account_ids)
+    await fanout.apply_promotion_quotas(audience.publication_id, account_ids, now, settings.tz)
+    return planned
