@@ -9,8 +9,8 @@ Jobs:
 
 - ``publish``: due posts (once, "now", recurring) become publications and deliveries, every
   ``PUBLISH_EVERY`` seconds; the dispatcher is woken when something was published.
-- ``housekeeping``: expire posts past their expiry, mark finished publications done, delete
-  the contacts erased on request once their confirmation is sent.
+- ``housekeeping``: expire posts and alerts past their expiry, mark finished publications
+  done, delete the contacts erased on request once their confirmation is sent.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from communepol.clock import utcnow
 from communepol.errors import Unavailable
-from communepol.services import follows
+from communepol.services import alerts, follows
 from communepol.services.posts import Publisher
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class Ticker:
     async def housekeeping(self, now: datetime | None = None) -> None:
         await self.publisher.expire(now or utcnow())
         await self.publisher.finish_publications()
+        await alerts.expire_alerts(now)
         await follows.purge_erased()
 
     def start(self) -> None:

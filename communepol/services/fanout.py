@@ -19,7 +19,7 @@ Python per follower.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -71,17 +71,19 @@ ON CONFLICT (dedup_key) DO NOTHING
 """
 
 
-def _payload_sql(audience: Audience) -> tuple[str, dict[str, str]]:
-    """The per-row payload: a CASE on the contact's language, each branch a bound JSON text."""
+def payload_sql(locales: Sequence[str], default_locale: str) -> tuple[str, dict[str, str]]:
+    """The per-row payload for rows joined to their contact as ``c``: a CASE on the contact's
+    language, each branch a bound JSON text naming the language; a group (no contact) or an
+    untranslated language gets ``default_locale``."""
     params: dict[str, str] = {}
     branches = []
-    for number, locale in enumerate(audience.locales):
-        if locale == audience.default_locale:
+    for number, locale in enumerate(locales):
+        if locale == default_locale:
             continue
         params[f"locale_{number}"] = locale
         params[f"payload_{number}"] = f'{{"{FROM_PUBLICATION}": "{locale}"}}'
         branches.append(f"WHEN :locale_{number} THEN CAST(:payload_{number} AS {{json}})")
-    params["payload_default"] = f'{{"{FROM_PUBLICATION}": "{audience.default_locale}"}}'
+    params["payload_default"] = f'{{"{FROM_PUBLICATION}": "{default_locale}"}}'
     fallback = "CAST(:payload_default AS {json})"
     if not branches:
         return fallback, params
@@ -90,7 +92,7 @@ def _payload_sql(audience: Audience) -> tuple[str, dict[str, str]]:
 
 async def plan_followers(audience: Audience, now: datetime) -> int:
     """Plan a row for every follower of the page; how many new rows."""
-    payload, params = _payload_sql(audience)
+    payload, params = payload_sql(audience.locales, audience.default_locale)
     return await raw.execute(
         Delivery,
         _FOLLOWERS.replace("{payload}", payload),
