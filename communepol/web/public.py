@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from communepol.services import pages
+from communepol.services import alertviews, pages
 from communepol.web.templating import page_view, request_locale
 
 
@@ -20,7 +20,11 @@ async def index(request: web.Request) -> dict[str, Any]:
 @page_view
 @aiohttp_jinja2.template("page.html")
 async def page(request: web.Request) -> dict[str, Any]:
-    return {"page": await pages.public_page(request.match_info["slug"], request_locale(request))}
+    slug = request.match_info["slug"]
+    return {
+        "page": await pages.public_page(slug, request_locale(request)),
+        "alerts": await alertviews.page_alerts_by_slug(slug),
+    }
 
 
 def setup_public(app: web.Application) -> None:
