@@ -11,6 +11,11 @@ outbox, all inside the worker's transaction.
 
 State lives in the ``conversation_state`` table (one row per contact), so a conversation
 survives a restart and works with several processes.
+
+Conversations that act for staff (``bots/officer``) need more than a turn: the settings, the
+keyring, the channel adapters (to fetch a photo a person sent). The composition root hands
+them to the engine as one `BotServices`; each turn carries it as ``turn.services`` (None where
+the engine was built without it, as the resident conversation needs nothing of it).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from communepol.clock import utcnow
 from communepol.crypto import Keyring
@@ -30,7 +35,7 @@ from communepol.db.models import (
     DeliveryKind,
     Reachability,
 )
-from communepol.errors import CommunepolError, Unavailable
+from communepol.errors import CommunepolError, Unavailable, ValidationError
 from communepol.i18n import I18n
 from communepol.ports import (
     Button,
@@ -41,14 +46,37 @@ from communepol.ports import (
     OutboundMessage,
 )
 from communepol.services import outbox
+from communepol.services.channels import ChannelRegistry
 from communepol.services.contacts import ContactIdentity, find_or_create_contact
 from communepol.services.outbox import Planned
+from communepol.settings import Settings
 from communepol.text import fold
 
 log = logging.getLogger(__name__)
 
 STATE_LIFETIME = timedelta(days=7)  # an abandoned conversation starts afresh after this
 _OPTIONS = "_options"
+# A Zalo OA "seen" receipt (one event per message, its id prefixed with the event name): the
+# delivery with that platform message id is marked read for the post's statistics.
+SEEN_RECEIPT = "user_seen_message:"
+
+
+@dataclasses.dataclass(frozen=True)
+class BotServices:
+    """What conversations acting for staff need beyond the turn: the settings (for the post
+    and alert services), the keyring (link codes, sealed identities) and the channel adapters
+    (to fetch a file a person sent); ``channels`` is None where no adapter is reachable."""
+
+    settings: Settings
+    keyring: Keyring
+    channels: ChannelRegistry | None = None
+
+
+@runtime_checkable
+class MediaSource(Protocol):
+    """An adapter that can fetch a file a person sent (`Media.ref`) from its platform."""
+
+    async def download(self, media: Media, *, max_bytes: int) -> bytes: ...
 
 
 class Turn:
@@ -62,6 +90,8 @@ class Turn:
         event: InboundEvent,
         i18n: I18n,
         state: ConversationState | None,
+        base_url: str = "",
+        services: BotServices | None = None,
     ) -> None:
         self.account = account
         self.contact = contact
@@ -73,6 +103,9 @@ class Turn:
         self.data: dict[str, Any] = dict(state.data) if state else {}
         self.offered: list[list[str]] = self.data.pop(_OPTIONS, None) or []
         self.replies: list[OutboundMessage] = []
+        # The service's public address (links to pages and posts); "" when not configured.
+        self.base_url = base_url.rstrip("/")
+        self.services = services
 
     @property
     def has_chosen_language(self) -> bool:
@@ -101,6 +134,18 @@ class Turn:
     def end(self) -> None:
         self.flow, self.step, self.data = "", "", {}
 
+    async def download(self, media: Media, *, max_bytes: int) -> bytes:
+        """The bytes of a file this person sent, fetched from the platform through this
+        account's adapter. `ValidationError` when this channel cannot fetch files or the file
+        is larger than ``max_bytes``; the adapter's `SendError` when the platform fails."""
+        channels = self.services.channels if self.services is not None else None
+        if channels is None:
+            raise ValidationError("files cannot be received on this channel", field="media")
+        _, channel = await channels.get(self.account.id)
+        if not isinstance(channel, MediaSource):
+            raise ValidationError("files cannot be received on this channel", field="media")
+        return await channel.download(media, max_bytes=max_bytes)
+
 
 Handler = Callable[[Turn], Awaitable[None]]
 
@@ -115,6 +160,7 @@ class Router:
         self.steps: dict[tuple[str, str], Handler] = {}
         self.kinds: dict[InboundKind, Handler] = {}
         self.keywords: dict[str, Handler] = {}
+        self.phrases: dict[str, Handler] = {}
         self.fallback: Handler | None = None
 
     def command(self, *names: str) -> Callable[[Handler], Handler]:
@@ -133,6 +179,19 @@ class Router:
         def register(handler: Handler) -> Handler:
             for word in words:
                 self.keywords.setdefault(fold(word), handler)
+            return handler
+
+        return register
+
+    def phrase(self, *words: str) -> Callable[[Handler], Handler]:
+        """A message that starts with one of ``words`` and goes on ("liên kết ABCD-EFGH",
+        matched folded); the rest of the message is handed over in ``turn.event.args``. Asked
+        only when no step is waiting for the text, so a post title that happens to start with
+        the words is still a title."""
+
+        def register(handler: Handler) -> Handler:
+            for word in words:
+                self.phrases.setdefault(fold(word), handler)
             return handler
 
         return register
@@ -172,6 +231,8 @@ class Router:
             self.commands.setdefault(name, handler)
         for word, handler in other.keywords.items():
             self.keywords.setdefault(word, handler)
+        for word, handler in other.phrases.items():
+            self.phrases.setdefault(word, handler)
         for prefix, handler in other.actions.items():
             self.actions.setdefault(prefix, handler)
         for key, handler in other.steps.items():
@@ -197,11 +258,25 @@ class Router:
             handler = self.steps.get((turn.flow, turn.step))
             if handler is not None:
                 return handler
+        if event.kind is InboundKind.TEXT and event.text and self.phrases:
+            handler = self._phrase(turn, event.text)
+            if handler is not None:
+                return handler
         handler = self.kinds.get(event.kind)
         if handler is not None:
             return handler
         if event.kind in (InboundKind.TEXT, InboundKind.COMMAND, InboundKind.BUTTON):
             return self.fallback
+        return None
+
+    def _phrase(self, turn: Turn, text: str) -> Handler | None:
+        words = text.split()
+        longest = max(len(phrase.split()) for phrase in self.phrases)
+        for length in range(min(len(words) - 1, longest), 0, -1):  # the longest phrase first
+            handler = self.phrases.get(fold(" ".join(words[:length])))
+            if handler is not None:
+                turn.event = dataclasses.replace(turn.event, args=" ".join(words[length:]))
+                return handler
         return None
 
 
@@ -231,15 +306,33 @@ def _offered(replies: Sequence[OutboundMessage]) -> list[list[str]]:
 
 
 class ConversationEngine:
-    """The inbox worker's handler: ``await engine(account_id, stored_event_id, event)``."""
+    """The inbox worker's handler: ``await engine(account_id, stored_event_id, event)``.
 
-    def __init__(self, router: Router, keyring: Keyring, i18n: I18n) -> None:
+    ``base_url`` is the service's public address (``COMMUNEPOL_PUBLIC_BASE_URL``), handed to
+    each turn so conversations can link to pages and posts; "" leaves links out. ``services``
+    is what staff conversations need (`BotServices`); without it they are not available."""
+
+    def __init__(
+        self,
+        router: Router,
+        keyring: Keyring,
+        i18n: I18n,
+        *,
+        base_url: str = "",
+        services: BotServices | None = None,
+    ) -> None:
         self.router = router
         self.keyring = keyring
         self.i18n = i18n
+        self.base_url = base_url
+        self.services = services
 
     async def __call__(self, account_id: int, stored_event_id: int, event: InboundEvent) -> None:
-        if event.kind in (InboundKind.RECEIPT, InboundKind.IGNORED) or event.chat_id is None:
+        if event.kind is InboundKind.RECEIPT:
+            if event.message_id and (event.event_id or "").startswith(SEEN_RECEIPT):
+                await outbox.mark_read(account_id, event.message_id, event.occurred_at)
+            return
+        if event.kind is InboundKind.IGNORED or event.chat_id is None:
             return
         if event.is_group:
             return  # community groups get their own conversation with the groups issue
@@ -260,7 +353,15 @@ class ConversationEngine:
             state = None
         if state is not None:
             event = pressed_option(event, state.data.get(_OPTIONS) or [])
-        turn = Turn(account=account, contact=contact, event=event, i18n=self.i18n, state=state)
+        turn = Turn(
+            account=account,
+            contact=contact,
+            event=event,
+            i18n=self.i18n,
+            state=state,
+            base_url=self.base_url,
+            services=self.services,
+        )
         handler = self.router.resolve(turn)
         if handler is None:
             return
@@ -290,6 +391,9 @@ class ConversationEngine:
         if event.kind is InboundKind.UNFOLLOW:
             await outbox.skip_unreachable(contact.id, "unfollowed")
             return
+        if contact.erased_at is not None:
+            # They asked to be erased and came back: a returning person, no longer to be purged.
+            changes["erased_at"] = None
         if contact.reachability is not Reachability.REACHABLE:
             # They wrote to us (or followed again): reachable again.
             changes["reachability"] = Reachability.REACHABLE

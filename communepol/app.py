@@ -35,6 +35,7 @@ from communepol.web.chathub import WebchatHub
 from communepol.web.errors import error_middleware
 from communepol.web.feeds import setup_feeds
 from communepol.web.health import setup_health
+from communepol.web.media import setup_media
 from communepol.web.metrics import HttpMetrics, metrics_middleware
 from communepol.web.public import setup_public
 from communepol.web.qr import setup_qr
@@ -88,6 +89,7 @@ def create_app(
     setup_public(app)
     setup_feeds(app)
     setup_qr(app)
+    setup_media(app)
     setup_alerts(app)
     setup_webhooks(app)
     setup_webchat(app)
@@ -130,7 +132,12 @@ def _workers(run: bool) -> Callable[[web.Application], AsyncIterator[None]]:
             limits_for=lambda kind: default_limits(kind, rate),
             metrics=metrics,
         )
-        engine = ConversationEngine(resident_conversations(), keyring, app[keys.I18N])
+        engine = ConversationEngine(
+            resident_conversations(),
+            keyring,
+            app[keys.I18N],
+            base_url=app[keys.SETTINGS].public_base_url,
+        )
         worker = InboxWorker(
             keyring,
             engine,

@@ -23,18 +23,20 @@ from tests.conftest import TEST_SECRET_KEY
 
 KEYRING = Keyring(TEST_SECRET_KEY)
 
+__all__ = ["KEYRING", "ChannelAccount", "Page", "Unit"]
+
 
 async def unit(
     name: str, level: UnitLevel = UnitLevel.COMMUNE, parent: Unit | None = None, code: str = ""
 ) -> Unit:
-    kind = name.partition(" ")[0]
+    kind, _, bare = name.partition(" ")
     path = f"{parent.path}{parent.id}/" if parent else "/"
     return await Unit.create(
         code=code or None,
         level=level,
         kind=kind,
         name=name,
-        name_folded=fold(name),
+        name_folded=fold(bare),  # as the unit import stores it: without the kind word
         parent=parent,
         path=path,
     )

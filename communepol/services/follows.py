@@ -23,7 +23,6 @@ from tortoise.transactions import in_transaction
 from communepol.clock import utcnow
 from communepol.db import raw
 from communepol.db.models import (
-    ChannelStatus,
     ConsentPurpose,
     ConsentRecord,
     Contact,
@@ -34,13 +33,13 @@ from communepol.db.models import (
     Follow,
     FollowStatus,
     Page,
-    PageChannel,
     Unit,
 )
 from communepol.errors import NotFound
 from communepol.services import audit
 from communepol.services.contacts import record_consent
 from communepol.services.units import match_units
+from communepol.text import fold
 
 # The version of the consent text residents see (bots/resident). Change it whenever the text
 # changes: each consent record says which text the person agreed to.
@@ -87,6 +86,28 @@ async def find_pages(account_id: int, query: str, *, limit: int = 5) -> list[Pag
     units: list[Unit] = [unit_pages[0].unit for unit_pages in by_unit.values()]
     found = [page for unit in match_units(query, units) for page in by_unit[unit.id]]
     return found[:limit]
+
+
+async def pages_named(account_id: int, query: str, *, limit: int = 5) -> list[Page]:
+    """What a resident typing a commune's name most likely means: the pages of the one commune
+    whose name is exactly what they typed (diacritics, case and the kind word "xã" aside: "ea
+    kar" is Ea Kar, even though "Ea Kao" is one typo away), else every `find_pages` match."""
+    found = await find_pages(account_id, query, limit=limit)
+    typed = _name_key(query)
+    exact = {page.unit.id for page in found if typed in _exact_names(page.unit)}
+    if len(exact) == 1:
+        return [page for page in found if page.unit.id in exact]
+    return found
+
+
+def _name_key(name: str) -> str:
+    """A name as the unit search compares it: folded, hyphens as spaces."""
+    return " ".join(fold(name).replace("-", " ").split())
+
+
+def _exact_names(unit: Unit) -> tuple[str, str]:
+    """A unit's name as typed exactly, without and with its kind word ("ea kar", "xa ea kar")."""
+    return _name_key(unit.name_folded), _name_key(f"{unit.kind} {unit.name_folded}")
 
 
 async def start_follow(contact: Contact, page: Page, *, source: str = "bot") -> Follow:
@@ -250,7 +271,14 @@ async def erase_contact(contact: Contact, *, now: datetime | None = None) -> Non
         await Follow.filter(contact_id=contact.id).delete()
         await ConsentRecord.filter(contact_id=contact.id).delete()
         await ConversationState.filter(contact_id=contact.id).delete()
-        await Delivery.filter(contact_id=contact.id).exclude(status=DeliveryStatus.SENDING).delete()
+        # A row a sender holds is cancelled (it drops it before its next send) and deleted
+        # with the contact; every other row goes now.
+        await Delivery.filter(contact_id=contact.id, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.CANCELLED, lease_owner=None, lease_expires_at=None
+        )
+        await (
+            Delivery.filter(contact_id=contact.id).exclude(status=DeliveryStatus.CANCELLED).delete()
+        )
         await Contact.filter(id=contact.id).update(
             erased_at=now, locale=None, last_inbound_at=None, last_inbound_message_id=None
         )
@@ -261,8 +289,8 @@ async def erase_contact(contact: Contact, *, now: datetime | None = None) -> Non
     contact.locale = None
 
 
-_PURGE_ERASED = """
-DELETE FROM contact
+_ERASED_AND_DONE = """
+SELECT id FROM contact
  WHERE erased_at IS NOT NULL
    AND NOT EXISTS (SELECT 1 FROM delivery
                     WHERE delivery.contact_id = contact.id
@@ -271,14 +299,9 @@ DELETE FROM contact
 
 
 async def purge_erased() -> int:
-    """Delete the contacts erased on request once nothing is waiting to be sent to them; how
-    many."""
-    return await raw.execute(Contact, _PURGE_ERASED)
-
-
-async def active_account_ids(page_id: int) -> list[int]:
-    """The active channel accounts carrying a page."""
-    rows = await PageChannel.filter(
-        page_id=page_id, channel_account__status=ChannelStatus.ACTIVE
-    ).values_list("channel_account_id", flat=True)
-    return [int(row) for row in rows]  # type: ignore[call-overload]
+    """Delete the contacts erased on request once nothing is waiting to be sent to them (their
+    remaining rows go with them); how many contacts."""
+    ids = [int(row["id"]) for row in await raw.fetch(Contact, _ERASED_AND_DONE)]
+    if ids:
+        await Contact.filter(id__in=ids, erased_at__not_isnull=True).delete()
+    return len(ids)

@@ -7,12 +7,15 @@ in whatever language it was written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise.expressions import Q
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 
+from communepol.clock import utcnow
 from communepol.db.models import (
     ChannelKind,
     ChannelStatus,
@@ -21,6 +24,7 @@ from communepol.db.models import (
     Page,
     PageChannel,
     Post,
+    PostCategory,
     PostStatus,
     PostTranslation,
 )
@@ -57,6 +61,15 @@ class PublicPage:
     published: list[PostView]
     upcoming: list[PostView]
     chat_account_id: int | None = None  # the web chat account carrying this page, if any
+    id: int = 0  # the page's id (the web chat's follow payload ``p{id}``)
+
+
+@dataclass(frozen=True)
+class PagePostView(PostView):
+    """A post with the page it belongs to, for lists that mix several pages (the bot's)."""
+
+    page_slug: str = ""
+    page_title: str = ""
 
 
 def pick_translation(
@@ -130,6 +143,7 @@ async def public_page(slug: str, locale: str, *, limit: int = 20) -> PublicPage:
         .values_list("channel_account_id", flat=True)
     )
     return PublicPage(
+        id=page.id,
         chat_account_id=int(chat_account_id) if chat_account_id else None,  # type: ignore[call-overload]
         slug=page.slug,
         title=page.title,
@@ -139,3 +153,50 @@ async def public_page(slug: str, locale: str, *, limit: int = 20) -> PublicPage:
         published=[v for p in published if (v := _post_view(p, locale, page.default_locale))],
         upcoming=[v for p in upcoming if (v := _post_view(p, locale, page.default_locale))],
     )
+
+
+def _readable(page_ids: Sequence[int], now: datetime) -> QuerySet[Post]:
+    """The published, unexpired posts of these pages."""
+    return Post.filter(page_id__in=list(page_ids), status=PostStatus.PUBLISHED).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+
+
+async def post_categories(page_ids: Sequence[int], *, now: datetime | None = None) -> list[str]:
+    """The categories that have readable posts on these pages, in the categories' order."""
+    if not page_ids:
+        return []
+    rows = await _readable(page_ids, now or utcnow()).distinct().values_list("category", flat=True)
+    present = {str(row) for row in rows}
+    return [category.value for category in PostCategory if category.value in present]
+
+
+async def recent_posts(
+    page_ids: Sequence[int],
+    *,
+    locale: str,
+    category: str | None = None,
+    limit: int = 5,
+    now: datetime | None = None,
+) -> list[PagePostView]:
+    """The newest published, unexpired posts of these pages (of one ``category`` if given), in
+    the reader's language when translated, else the page's, else the first written."""
+    if not page_ids:
+        return []
+    query = _readable(page_ids, now or utcnow())
+    if category is not None:
+        query = query.filter(category=category)
+    posts = (
+        await query.order_by("-published_at", "-id")
+        .limit(limit)
+        .select_related("page")
+        .prefetch_related("translations")
+    )
+    views = []
+    for post in posts:
+        view = _post_view(post, locale, post.page.default_locale)
+        if view is not None:
+            views.append(
+                PagePostView(**vars(view), page_slug=post.page.slug, page_title=post.page.title)
+            )
+    return views

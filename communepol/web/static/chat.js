@@ -84,10 +84,36 @@
     send({ text: text }, text);
   });
 
-  if (document.cookie.indexOf("cp_chat_started=1") === -1) {
+  // "/p/<slug>?follow=1" (the web follow link on posters) starts following this page: the
+  // bot answers with the page's consent screen. Sent once: the parameter is then taken off
+  // the address, so reloading or sharing the page does not ask again.
+  function followRequested() {
+    var pageId = box.getAttribute("data-page-id") || "";
+    if (!/^[1-9][0-9]{0,9}$/.test(pageId)) { return null; }
+    var query = window.location.search.replace(/^\?/, "").split("&");
+    if (query.indexOf("follow=1") === -1) { return null; }
+    if (window.history && window.history.replaceState) {
+      var rest = query.filter(function (part) { return part && part !== "follow=1"; }).join("&");
+      window.history.replaceState(null, "", window.location.pathname + (rest ? "?" + rest : "") + window.location.hash);
+    }
+    return pageId;
+  }
+
+  function startQuietly(text) {
+    send({ text: text }, "");
+    log.lastChild && log.removeChild(log.lastChild); // the visitor did not type it
+  }
+
+  var followPage = followRequested();
+  var firstVisit = document.cookie.indexOf("cp_chat_started=1") === -1;
+  if (firstVisit) {
     document.cookie = "cp_chat_started=1; path=/; max-age=15552000; samesite=lax";
-    send({ text: "/start " + box.getAttribute("data-page") }, "");
-    log.lastChild && log.removeChild(log.lastChild);
+  }
+  if (followPage) {
+    startQuietly("/start p" + followPage);
+    box.scrollIntoView && box.scrollIntoView();
+  } else if (firstVisit) {
+    startQuietly("/start " + box.getAttribute("data-page"));
   } else {
     listen();
   }
