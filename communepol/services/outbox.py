@@ -286,6 +286,15 @@ async def cancel_publication(publication_id: int) -> int:
     ).update(status=DeliveryStatus.CANCELLED, lease_owner=None, lease_expires_at=None)
 
 
+async def mark_read(account_id: int, platform_message_id: str, at: datetime | None) -> int:
+    """A platform says its user saw this message: the delivery that sent it is read."""
+    return await Delivery.filter(
+        channel_account_id=account_id,
+        platform_message_id=platform_message_id[:128],
+        read_at__isnull=True,
+    ).update(read_at=at or utcnow())
+
+
 async def retry_dead(delivery_ids: Sequence[int]) -> int:
     """Staff retry dead letters by hand: they go back to the queue with a fresh count."""
     return await Delivery.filter(id__in=list(delivery_ids), status=DeliveryStatus.DEAD).update(

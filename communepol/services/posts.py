@@ -24,6 +24,7 @@ flood its followers with the backlog.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from tortoise.transactions import in_transaction
 from communepol.clock import require_aware, utcnow
 from communepol.db import raw
 from communepol.db.models import (
+    AttachmentKind,
     DeliveryKind,
     DeliveryStatus,
     Page,
@@ -49,6 +51,7 @@ from communepol.db.models import (
 )
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n
+from communepol.media import IMAGE_CONTENT_TYPES, PDF, MediaStore
 from communepol.ports import Button, ButtonKind, Media, MediaKind, OutboundMessage
 from communepol.schedule import cron_trigger, next_occurrence
 from communepol.services import audit, fanout, outbox, scope
@@ -409,6 +412,74 @@ async def cancel_post(staff: Staff, post_id: int, *, source: str = "web") -> Pos
             source=source,
         )
     return await get_post(staff, post.id)
+
+
+ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024  # Zalo's file limit; a photo for a cheap phone
+ATTACHMENTS_MAX = 4
+ATTACHMENT_TYPES = (*IMAGE_CONTENT_TYPES, PDF.content_type)
+
+
+def media_store(settings: Settings) -> MediaStore:
+    return MediaStore(settings.data_dir / "media")
+
+
+async def add_attachment(
+    staff: Staff,
+    post_id: int,
+    data: bytes,
+    filename: str,
+    settings: Settings,
+    *,
+    source: str = "web",
+) -> PostAttachment:
+    """Attach a photo or a PDF to a post that is not published yet. The kind is read from the
+    bytes, never from the name; photos lose their metadata (place, camera) before storage."""
+    post = await get_post(staff, post_id)
+    if post.status not in EDITABLE:
+        raise Conflict("a published post cannot change")
+    if len(post.attachments) >= ATTACHMENTS_MAX:
+        raise ValidationError(f"a post has at most {ATTACHMENTS_MAX} attachments", field="file")
+    stored = await asyncio.to_thread(
+        media_store(settings).save, data, allowed=ATTACHMENT_TYPES, max_bytes=ATTACHMENT_MAX_BYTES
+    )
+    stem = "".join(c for c in clean(filename).rsplit(".", 1)[0] if c.isalnum() or c in "-_")
+    extension = stored.path.rsplit(".", 1)[1]
+    attachment = await PostAttachment.create(
+        post_id=post.id,
+        kind=AttachmentKind.IMAGE
+        if stored.content_type in IMAGE_CONTENT_TYPES
+        else AttachmentKind.FILE,
+        filename=f"{(stem or 'file')[:80]}.{extension}",
+        content_type=stored.content_type,
+        size_bytes=stored.size,
+        sha256=stored.sha256,
+        storage_path=stored.path,
+        position=len(post.attachments),
+    )
+    await audit.record(
+        "post.attachment_added",
+        actor=staff,
+        object_type="post",
+        object_id=post.id,
+        unit_id=post.page.unit.id,
+        source=source,
+        data={"content_type": stored.content_type, "size": stored.size},
+    )
+    return attachment
+
+
+async def public_attachment(attachment_id: int) -> PostAttachment:
+    """An attachment anyone may download: its post is published (or is a recurring post that
+    has been), on an active page. `NotFound` otherwise."""
+    attachment = await PostAttachment.filter(
+        id=attachment_id,
+        post__status__in=(PostStatus.PUBLISHED, PostStatus.SCHEDULED, PostStatus.PUBLISHING),
+        post__published_at__not_isnull=True,
+        post__page__active=True,
+    ).first()
+    if attachment is None:
+        raise NotFound("not found")
+    return attachment
 
 
 async def _stop(publication: Publication, staff: Staff | None) -> int:

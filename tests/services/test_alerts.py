@@ -208,3 +208,56 @@ async def test_update_and_cancel_reach_exactly_the_alerts_recipients(
         await service.update(w.district_officer, original.id, _missing_child(w))
     with pytest.raises(NotFound):  # a commune officer cannot end a district's alert
         await service.cancel(w.officer, original.id, "found")
+
+
+async def test_the_cap_documents_of_a_sent_alert_its_update_and_its_cancel(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    """The chain as the service writes it, read back as CAP 1.2: msgType, references, order."""
+    from xml.etree import ElementTree as ET
+
+    from communepol.services import alertviews
+    from tests.web.test_alerts_public import (
+        ALERT_ORDER,
+        ALERT_REQUIRED,
+        INFO_ORDER,
+        INFO_REQUIRED,
+        _assert_order,
+    )
+
+    w = await _world()
+    service = Alerts(settings, I18N)
+    alert = await alerts.create_alert(w.district_officer, _missing_child(w))
+    await service.send(w.district_officer, alert.id)
+    original = await service.approve(w.supervisor, alert.id)
+    update = await service.update(
+        w.district_officer,
+        original.id,
+        AlertInput(category="missing_person", headline="Cháu được thấy ở Ea Păl"),
+    )
+    cancel = await service.cancel(w.supervisor, original.id, "Đã tìm thấy cháu.")
+
+    sender = "communepol@127.0.0.1"
+    cap = "{urn:oasis:names:tc:emergency:cap:1.2}"
+    documents = []
+    for message in (original, update, cancel):
+        raw_xml = await alertviews.cap_document(
+            message.identifier, sender=sender, base_url=settings.public_base_url, i18n=I18N
+        )
+        documents.append(ET.fromstring(raw_xml))
+    triples = []
+    for document, kind in zip(documents, ("Alert", "Update", "Cancel"), strict=True):
+        required = ALERT_REQUIRED | ({"references"} if kind != "Alert" else set())
+        _assert_order(document, ALERT_ORDER, required)
+        assert document.findtext(f"{cap}msgType") == kind
+        info = document.find(f"{cap}info")
+        assert info is not None
+        _assert_order(info, INFO_ORDER, INFO_REQUIRED)
+        areas = {a.findtext(f"{cap}areaDesc") for a in info.findall(f"{cap}area")}
+        assert areas == {"Huyện Ea Kar"}  # the district the alert was addressed to
+        identifier = document.findtext(f"{cap}identifier")
+        sent = document.findtext(f"{cap}sent") or ""
+        assert sent.endswith("+07:00")
+        triples.append(f"{document.findtext(f'{cap}sender')},{identifier},{sent}")
+    assert documents[1].findtext(f"{cap}references") == triples[0]
+    assert documents[2].findtext(f"{cap}references") == f"{triples[0]} {triples[1]}"
