@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from tortoise.expressions import Q
+
 from communepol.db import raw
 from communepol.db.models import (
     PRIORITY_OF_KIND,
@@ -166,7 +168,8 @@ async def apply_promotion_quotas(
                 status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT),
                 contact_id__not_isnull=True,
             )
-            .exclude(publication_id=publication_id)
+            # Not this publication's own rows (a NULL publication is another message).
+            .filter(Q(publication_id__isnull=True) | ~Q(publication_id=publication_id))
             .count()
         )
         remaining = max(0, (account.monthly_promotion_quota or 0) - used)
