@@ -41,8 +41,10 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.db.orm import migrate, open_database
+from communepol.i18n import I18n
 from communepol.schedule import next_occurrence
 from communepol.services import audit
+from communepol.services.alerts import AlertInput, Alerts, create_alert
 from communepol.services.channels import carry_page, create_channel_account
 from communepol.services.contacts import (
     ContactIdentity,
@@ -98,6 +100,7 @@ class DemoReport:
     shared_households: int = 0
     scheduled_title: str = ""
     scheduled_at: datetime | None = None
+    alert_identifier: str = ""
 
     def lines(self) -> list[str]:
         url = self.base_url
@@ -110,6 +113,9 @@ class DemoReport:
             "Information pages (each with a web chat to the station; try /start, /help):",
         ]
         lines += [f"  {title:<28} {url}/p/{slug}" for title, slug in self.pages]
+        if self.pages:
+            slug = self.pages[0][1]
+            lines.append(f"Follow poster with QR codes:   {url}/p/{slug}/poster")
         lines += [
             f"All pages:                     {url}/",
             "",
@@ -126,9 +132,13 @@ class DemoReport:
         if self.scheduled_at is not None:
             lines.append(
                 f"Scheduled post on the Cư M'gar page: '{self.scheduled_title}', due "
-                f"{self.scheduled_at:%H:%M} ({self.timezone}); a Monday 07:00 reminder recurs "
-                "on Krông Pắc. (Publishing them arrives with the information-pages work.)"
+                f"{self.scheduled_at:%H:%M} ({self.timezone}): the ticker publishes it then to "
+                "the page's followers; a Monday 07:00 reminder recurs on Krông Pắc."
             )
+        if self.alert_identifier:
+            alert = f"{url}/a/{self.alert_identifier}"
+            lines.append(f"A missing-person alert on Krông Pắc: {alert}")
+            lines.append(f"  the same as a CAP 1.2 document:  {alert}/cap.xml")
         lines += [
             "",
             f"Health {url}/healthz · readiness {url}/readyz · metrics {url}/metrics",
@@ -227,6 +237,7 @@ async def _seed(settings: Settings, keyring: Keyring, report: DemoReport) -> Non
 
     await _households(keyring, webchat, communes["cu mgar"], supervisor.staff, report)
     await _posts(settings, pages, supervisor.staff, now, report)
+    await _alert(settings, pages["krong pac"], supervisor.staff, now, report)
 
 
 async def _follow(contact: Contact, page: Page) -> None:
@@ -407,3 +418,27 @@ async def _posts(
         ),
         published_at=now - timedelta(days=3),
     )
+
+
+async def _alert(
+    settings: Settings, page: Page, issuer: Staff, now: datetime, report: DemoReport
+) -> None:
+    """A missing-person alert for one commune, sent (one commune: no second approver)."""
+    alert = await create_alert(
+        issuer,
+        AlertInput(
+            category="missing_person",
+            headline="Tìm người thân: ông Y Blang Niê, 72 tuổi, đi lạc",
+            description="Ông có biểu hiện lú lẫn, đi khỏi nhà từ sáng, chưa trở về.",
+            subject_name="Y Blang Niê",
+            subject_description="Cao khoảng 1m60, áo sơ mi xanh, đội mũ cối.",
+            last_seen_place="Chợ Krông Pắc",
+            last_seen_at=now - timedelta(hours=5),
+            contact_phone="0262 3812 345",
+            instruction="Ai nhìn thấy, xin giữ ông lại và báo ngay cho công an xã.",
+            pages=(page.id,),
+        ),
+        source="demo",
+    )
+    sent = await Alerts(settings, I18n.load()).send(issuer, alert.id, source="demo")
+    report.alert_identifier = sent.identifier
