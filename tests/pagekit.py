@@ -23,7 +23,7 @@ from tests.conftest import TEST_SECRET_KEY
 
 KEYRING = Keyring(TEST_SECRET_KEY)
 
-__all__ = ["KEYRING", "ChannelAccount", "Page", "Unit"]
+__all__ = ["KEYRING", "ChannelAccount", "Page", "Unit", "UnitLevel"]
 
 
 async def unit(

@@ -666,8 +666,14 @@ class Publisher:
                 mime_type=image.content_type,
                 size=image.size_bytes,
             )
+        files = [
+            f"📎 {a.filename}: {self.settings.public_base_url}/media/{a.id}/{a.filename}"
+            for a in attachments
+            if a is not image
+        ]
+        parts = [f"[{label}] {title}", body, "\n".join(files), f"— {page.title}"]
         return OutboundMessage(
-            text=f"[{label}] {title}\n\n{body}\n\n— {page.title}",
+            text="\n\n".join(part for part in parts if part),
             buttons=((Button(self.i18n.gettext(reader, "Read on the web"), url, ButtonKind.URL),),),
             media=media,
         )
