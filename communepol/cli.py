@@ -468,6 +468,22 @@ async def cmd_channels_status(args: argparse.Namespace, settings: Settings) -> i
     return 0
 
 
+async def cmd_channels_quota(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.channels import get_channel_account
+    from communepol.services.pagesadmin import set_promotion_quota
+
+    async with _current_database(settings):
+        account = await get_channel_account(args.id)
+        changed = await set_promotion_quota(account, args.quota)
+    label = f"{_kind_name(account.kind)} account {account.id}"
+    when = "now" if changed else "already"
+    if args.quota is None:
+        _out(f"{label} {when} sends promotion messages without a monthly limit")
+    else:
+        _out(f"{label} is {when} limited to {args.quota} promotion messages a month")
+    return 0
+
+
 # --- inbox and outbox -----------------------------------------------------------------------
 # What the bot channel gave up on, for staff to see and retry. Only ids, kinds, statuses,
 # times, attempt counts and the stored error line are printed: never a payload, a platform id,
@@ -677,6 +693,299 @@ def _refused(message: str) -> int:
     return EXIT_REFUSED
 
 
+# --- pages and posts ------------------------------------------------------------------------
+# Staff create and run pages here until the admin web does; both go through
+# services.pagesadmin, which acts as an administrator (no staff scope) and records each change
+# in the audit trail as "cli".
+
+
+def _unit_label(name: str, code: str | None) -> str:
+    return f"{name} ({code})" if code else name
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _one_line(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+async def cmd_pages_add(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.pagesadmin import create_page
+    from communepol.services.units import resolve_unit
+
+    async with _current_database(settings):
+        unit = await resolve_unit(args.unit)
+        page = await create_page(
+            unit,
+            slug=args.slug,
+            title=args.title,
+            description=args.description or "",
+            default_locale=args.locale,
+            approval_categories=args.approval or (),
+        )
+    _out(f'added page {page.slug} "{page.title}" for {_unit_label(unit.name, unit.code)}')
+    _out(f"public page: {settings.public_base_url}/p/{page.slug}")
+    return 0
+
+
+async def cmd_pages_list(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.pagesadmin import list_pages
+    from communepol.services.units import resolve_unit
+
+    async with _current_database(settings):
+        within = await resolve_unit(args.within) if args.within else None
+        pages = await list_pages(within)
+    if not pages:
+        if within is not None:
+            _out(f"no pages in {_unit_label(within.name, within.code)}")
+        else:
+            _out("no pages (add one with `communepol pages add`)")
+        return 0
+    rows = [("SLUG", "UNIT", "FOLLOWERS", "CHANNELS", "ACTIVE", "TITLE")]
+    for item in pages:
+        rows.append(
+            (
+                item.slug,
+                _unit_label(item.unit_name, item.unit_code),
+                str(item.followers),
+                ",".join(_kind_name(kind) for kind in item.channel_kinds) or "-",
+                _yes(item.active),
+                item.title,
+            )
+        )
+    _table(rows, right=(2,))
+    return 0
+
+
+async def cmd_pages_show(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.followlinks import follow_links
+    from communepol.services.pagesadmin import page_details
+
+    async with _current_database(settings):
+        details = await page_details(args.slug)
+        page = details.page
+        # An inactive page cannot be followed: it has no links to print.
+        links = (
+            (await follow_links(page.slug, settings.public_base_url)).links if page.active else []
+        )
+    fields = [
+        ("slug", page.slug),
+        ("title", page.title),
+        ("unit", _unit_label(page.unit.name, page.unit.code)),
+        ("language", page.default_locale),
+        ("approval", ", ".join(page.approval_categories or []) or "-"),
+        ("active", _yes(page.active)),
+        ("followers", str(details.followers)),
+        ("created", _local(page.created_at, settings)),
+        ("description", _one_line(page.description, 100) or "-"),
+    ]
+    width = max(len(name) for name, _ in fields)
+    for name, value in fields:
+        _out(f"{name.ljust(width)}  {value}")
+    if details.accounts:
+        _out("channels:")
+        _table(
+            [
+                (f"  {item.id}", _kind_name(item.kind), item.status.value, item.name)
+                for item in details.accounts
+            ],
+            right=(0,),
+        )
+    else:
+        _out(f"channels: none (add one: communepol pages channel add {page.slug} ACCOUNT_ID)")
+    if links:
+        _out("follow links:")
+        _table([(f"  {link.label}", link.url) for link in links])
+    else:
+        _out("follow links: none (the page is inactive)")
+    return 0
+
+
+async def _page_channel(args: argparse.Namespace, settings: Settings, *, remove: bool) -> int:
+    from communepol.services.channels import get_channel_account
+    from communepol.services.pagesadmin import attach_channel, detach_channel, get_page
+
+    async with _current_database(settings):
+        page = await get_page(args.slug)
+        account = await get_channel_account(args.id)
+        if remove:
+            changed = await detach_channel(page, account)
+        else:
+            changed = await attach_channel(page, account)
+    label = f"{_kind_name(account.kind)} account {account.id}"
+    if remove:
+        _out(f"{label} {'no longer carries' if changed else 'does not carry'} page {page.slug}")
+    else:
+        _out(f"{label} {'now carries' if changed else 'already carries'} page {page.slug}")
+    return 0
+
+
+async def cmd_pages_channel_add(args: argparse.Namespace, settings: Settings) -> int:
+    return await _page_channel(args, settings, remove=False)
+
+
+async def cmd_pages_channel_remove(args: argparse.Namespace, settings: Settings) -> int:
+    return await _page_channel(args, settings, remove=True)
+
+
+# What `pages set` prints for each changed field.
+_PAGE_FIELDS = {
+    "title": "title",
+    "description": "description",
+    "approval_categories": "approval categories",
+}
+
+
+async def cmd_pages_set(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.pagesadmin import get_page, update_page
+
+    approval = [] if args.no_approval else args.approval
+    active = None if args.active is None else args.active == "yes"
+    if (args.title, args.description, approval, active) == (None, None, None, None):
+        raise ValidationError(
+            "nothing to change: give --title, --description, --approval, --no-approval or --active",
+            field="page",
+        )
+    async with _current_database(settings):
+        page = await get_page(args.slug)
+        changed = await update_page(
+            page,
+            title=args.title,
+            description=args.description,
+            approval_categories=approval,
+            active=active,
+        )
+    if not changed:
+        _out(f"page {page.slug} is unchanged")
+        return 0
+    names = [
+        f"active: {_yes(page.active)}" if name == "active" else _PAGE_FIELDS[name]
+        for name in changed
+    ]
+    _out(f"page {page.slug} updated: {', '.join(names)}")
+    return 0
+
+
+def _schedule(row: Any) -> str:
+    return f"cron {row.cron}" if row.schedule.value == "cron" and row.cron else row.schedule.value
+
+
+def _not_sent(by_status: dict[str, int]) -> int:
+    return sum(by_status.get(status, 0) for status in NOT_SENT)
+
+
+# Delivery statuses that end without a send: `posts list` adds them up, `posts stats` splits.
+NOT_SENT = ("dead", "unreachable", "quota_blocked", "cancelled")
+
+
+async def cmd_posts_list(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.pagesadmin import get_page, page_posts
+
+    async with _current_database(settings):
+        page = await get_page(args.slug)
+        posts = await page_posts(page, args.limit + 1)
+    if not posts:
+        _out(f"no posts on page {page.slug}")
+        return 0
+    rows = [
+        (
+            "ID",
+            "CATEGORY",
+            "STATUS",
+            "SCHEDULE",
+            f"NEXT ({settings.timezone})",
+            f"PUBLISHED ({settings.timezone})",
+            "PUBLICATION",
+            "RECIPIENTS",
+            "QUEUED",
+            "SENT",
+            "NOT SENT",
+            "TITLE",
+        )
+    ]
+    for post in posts[: args.limit]:
+        latest = post.latest
+        counts = (
+            (
+                f"{latest.publication_id} {latest.status.value}",
+                str(latest.recipients),
+                str(latest.queued),
+                str(latest.by_status.get("sent", 0)),
+                str(_not_sent(latest.by_status)),
+            )
+            if latest is not None
+            else ("-", "-", "-", "-", "-")
+        )
+        rows.append(
+            (
+                str(post.id),
+                post.category.value,
+                post.status.value,
+                _schedule(post),
+                _when(post.next_run_at, settings) if post.next_run_at else "-",
+                _when(post.published_at, settings) if post.published_at else "-",
+                *counts,
+                _one_line(post.title, 60) or "-",
+            )
+        )
+    _table(rows, right=(0, 7, 8, 9, 10))
+    _more_rows(args.limit, len(posts) > args.limit)
+    return 0
+
+
+async def cmd_posts_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.pagesadmin import post_stats
+
+    async with _current_database(settings):
+        post, publications = await post_stats(args.id)
+    _out(f"post {post.id} on page {post.page.slug}: {post.category.value}, {post.status.value}")
+    if not publications:
+        _out("not published yet")
+        return 0
+    rows: list[tuple[str, ...]] = [
+        (
+            "PUBLICATION",
+            "STATUS",
+            f"OCCURRENCE ({settings.timezone})",
+            "RECIPIENTS",
+            "QUEUED",
+            "SENT",
+            "DEAD",
+            "UNREACHABLE",
+            "QUOTA_BLOCKED",
+            "CANCELLED",
+            "READ",
+        )
+    ]
+    for item in publications:
+        rows.append(
+            (
+                str(item.publication_id),
+                item.status.value,
+                _when(item.occurrence_at, settings),
+                str(item.recipients),
+                str(item.queued),
+                *(str(item.by_status.get(status, 0)) for status in ("sent", *NOT_SENT)),
+                str(item.read),
+            )
+        )
+    _table(rows, right=(0, *range(3, 11)))
+    return 0
+
+
+async def cmd_posts_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.pagesadmin import stop_publication
+
+    async with _current_database(settings):
+        cancelled = await stop_publication(args.id)
+    unsent = "1 unsent delivery" if cancelled == 1 else f"{cancelled} unsent deliveries"
+    _out(f"publication {args.id} stopped ({unsent} cancelled)")
+    return 0
+
+
 # --- i18n -----------------------------------------------------------------------------------
 
 
@@ -793,7 +1102,28 @@ def _row_id(value: str) -> int:
     return int(value)
 
 
+def _id_of(what: str) -> Callable[[str], int]:
+    """An argparse type for the id of a ``what`` stored in a 32-bit column."""
+
+    def parse(value: str) -> int:
+        if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 2**31:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a {what} id")
+        return int(value)
+
+    return parse
+
+
+def _quota(value: str) -> int | None:
+    if value.strip().lower() == "none":
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of messages or 'none'")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from communepol.db.models import PostCategory
+
     parser = argparse.ArgumentParser(
         prog="communepol",
         description="Commune police pages, groups, shared household accounts and tips.",
@@ -960,6 +1290,117 @@ def build_parser() -> argparse.ArgumentParser:
         sub = add(channel_commands, name, cmd_channels_status, text)
         sub.add_argument("id", type=_account_id, metavar="ID", help="the account id")
         sub.set_defaults(command_name=name)
+
+    channels_quota = add(
+        channel_commands,
+        "quota",
+        cmd_channels_quota,
+        "Set a Zalo OA's promotion messages per calendar month, as its package allows "
+        "('none': not limited). Broadcasts beyond it are not sent (quota_blocked).",
+    )
+    channels_quota.add_argument("id", type=_account_id, metavar="ID", help="the account id")
+    channels_quota.add_argument(
+        "quota", type=_quota, metavar="N|none", help="0 to 1000000, or none"
+    )
+
+    categories = ", ".join(category.value for category in PostCategory)
+    page_commands = group("pages", "Pages: a unit's information page, its channels, followers.")
+    pages_add = add(
+        page_commands,
+        "add",
+        cmd_pages_add,
+        "Create a unit's page. The slug (its web address) and the title come from the unit's "
+        "name unless given: 'Xã Ea Kar' → xa-ea-kar, 'Công an xã Ea Kar'.",
+    )
+    pages_add.add_argument("unit", metavar="UNIT", help="unit code or name, e.g. 'ea kar'")
+    pages_add.add_argument("--slug", metavar="S", help="a-z, 0-9 and '-', 3 to 100 characters")
+    pages_add.add_argument("--title", metavar="T", help="default: 'Công an ' and the unit's name")
+    pages_add.add_argument("--description", metavar="TEXT", help="shown on the web page")
+    pages_add.add_argument(
+        "--approval",
+        action="append",
+        metavar="CATEGORY",
+        help=f"a post category that needs a supervisor's approval (repeat for several): "
+        f"{categories}",
+    )
+    pages_add.add_argument(
+        "--locale", default="vi", metavar="LANG", help="the page's language: vi (default) or en"
+    )
+    pages_list = add(
+        page_commands,
+        "list",
+        cmd_pages_list,
+        "List the pages: slug, unit, followers, channel kinds, active, title.",
+    )
+    pages_list.add_argument(
+        "--within", metavar="UNIT", help="only the pages of this unit and the units below it"
+    )
+    pages_show = add(
+        page_commands,
+        "show",
+        cmd_pages_show,
+        "Show a page: its details, the channel accounts carrying it, its follow links.",
+    )
+    pages_show.add_argument("slug", metavar="SLUG")
+    page_channel_commands = page_commands.add_parser(
+        "channel",
+        help="Make a channel account carry a page, or stop.",
+        description="Make a channel account carry a page, or stop. A Zalo OA carries exactly "
+        "one page; a Telegram bot, a Zalo Bot or the web chat any number.",
+    ).add_subparsers(dest="channel_command", required=True, metavar="COMMAND")
+    for name, func, text in (
+        ("add", cmd_pages_channel_add, "The account carries the page (idempotent)."),
+        ("remove", cmd_pages_channel_remove, "The account no longer carries the page."),
+    ):
+        sub = add(page_channel_commands, name, func, text)
+        sub.add_argument("slug", metavar="SLUG")
+        sub.add_argument("id", type=_account_id, metavar="ACCOUNT_ID", help="the account id")
+    pages_set = add(page_commands, "set", cmd_pages_set, "Change a page.")
+    pages_set.add_argument("slug", metavar="SLUG")
+    pages_set.add_argument("--title", metavar="T")
+    pages_set.add_argument("--description", metavar="TEXT")
+    approval = pages_set.add_mutually_exclusive_group()
+    approval.add_argument(
+        "--approval",
+        action="append",
+        metavar="CATEGORY",
+        help=f"the post categories that need a supervisor's approval, replacing the page's "
+        f"(repeat for several): {categories}",
+    )
+    approval.add_argument("--no-approval", action="store_true", help="no category needs approval")
+    pages_set.add_argument(
+        "--active",
+        choices=["yes", "no"],
+        help="no: the page leaves the public list and cannot be followed or posted to",
+    )
+
+    post_commands = group("posts", "Posts: what went out, to how many; stopping a broadcast.")
+    posts_list = add(
+        post_commands,
+        "list",
+        cmd_posts_list,
+        "A page's posts, newest first: id, category, status, schedule, next and last time, "
+        "and its latest publication's deliveries.",
+    )
+    posts_list.add_argument("slug", metavar="SLUG")
+    posts_list.add_argument(
+        "--limit", type=_limit, default=20, metavar="N", help="at most N posts (default 20)"
+    )
+    posts_stats = add(
+        post_commands,
+        "stats",
+        cmd_posts_stats,
+        "Each publication of a post: recipients, queued, sent, dead, unreachable, "
+        "quota-blocked, cancelled, read.",
+    )
+    posts_stats.add_argument("id", type=_id_of("post"), metavar="POST_ID")
+    posts_stop = add(
+        post_commands,
+        "stop",
+        cmd_posts_stop,
+        "Stop a publication: what is not sent yet is cancelled.",
+    )
+    posts_stop.add_argument("id", type=_id_of("publication"), metavar="PUBLICATION_ID")
 
     inbox_commands = group("inbox", "Inbound events the bot channel gave up on (parked).")
     inbox_parked = add(

@@ -215,6 +215,8 @@ async def add_channel_account(
     slug or a receive mode the kind cannot use raises `ValidationError` and writes nothing."""
     check_receive_mode(kind, receive_mode)
     slugs = list(dict.fromkeys(slug.strip() for slug in page_slugs))
+    if kind is ChannelKind.ZALO_OA and len(slugs) > 1:
+        raise ValidationError("a Zalo OA is exactly one page: give one --page", field="page")
     async with in_transaction(raw.connection(ChannelAccount).connection_name):
         pages = {page.slug: page for page in await Page.filter(slug__in=slugs)} if slugs else {}
         unknown = [slug for slug in slugs if slug not in pages]

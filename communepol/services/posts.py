@@ -493,23 +493,57 @@ async def _stop(publication: Publication, staff: Staff | None) -> int:
 
 
 async def stop_publication(staff: Staff, publication_id: int, *, source: str = "web") -> int:
-    """Stop a broadcast mid-way: nothing more of it is sent. How many rows were stopped."""
+    """A staff member stops a broadcast of a post in their scope (`halt_publication`)."""
     publication = await Publication.filter(id=publication_id).select_related("post").first()
     if publication is None:
         raise NotFound("publication not found")
-    post = await get_post(staff, publication.post.id)
-    async with in_transaction(raw.connection(Post).connection_name):
-        stopped = await _stop(publication, staff)
+    await get_post(staff, publication.post.id)
+    return await halt_publication(publication_id, actor=staff, source=source)
+
+
+_STOPPABLE = (PublicationStatus.FANNING_OUT, PublicationStatus.SENDING, PublicationStatus.DONE)
+
+
+async def halt_publication(
+    publication_id: int,
+    *,
+    actor: Staff | None = None,
+    actor_label: str | None = None,
+    source: str = "web",
+) -> int:
+    """Stop a broadcast mid-way: every delivery of it not yet sent is cancelled (a sender drops
+    the rows it holds before its next send) and the publication is stopped. How many
+    deliveries were cancelled. `Conflict` when it is already stopped, or done with nothing
+    left to send."""
+    publication = (
+        await Publication.filter(id=publication_id).select_related("post", "post__page").first()
+    )
+    if publication is None:
+        raise NotFound(f"no publication {publication_id}")
+    if publication.status is PublicationStatus.STOPPED:
+        raise Conflict(f"publication {publication_id} is already stopped")
+    async with in_transaction(raw.connection(Publication).connection_name):
+        cancelled = await outbox.cancel_publication(publication.id)
+        if publication.status is PublicationStatus.DONE and not cancelled:
+            raise Conflict(f"publication {publication_id} is done: nothing is left to send")
+        stopped = await Publication.filter(id=publication.id, status__in=_STOPPABLE).update(
+            status=PublicationStatus.STOPPED,
+            finished_at=utcnow(),
+            stopped_by_id=actor.id if actor else None,
+        )
+        if not stopped:  # stopped by someone else meanwhile: theirs is the record
+            raise Conflict(f"publication {publication_id} is already stopped")
         await audit.record(
             "publication.stopped",
-            actor=staff,
+            actor=actor,
+            actor_label=actor_label,
             object_type="publication",
             object_id=publication.id,
-            unit_id=post.page.unit.id,
+            unit_id=publication.post.page.unit_id,  # type: ignore[attr-defined]
             source=source,
-            data={"stopped": stopped},
+            data={"post": publication.post.id, "stopped": cancelled},
         )
-    return stopped
+    return cancelled
 
 
 @dataclass(frozen=True)
@@ -532,21 +566,20 @@ async def publication_stats(staff: Staff, post_id: int) -> list[PublicationStats
     """Per-publication delivery figures of a post: queued, sent, failed (dead), unreachable,
     blocked by a platform quota, cancelled, and read where the platform reports reads."""
     post = await get_post(staff, post_id)
-    result = []
-    for publication in await Publication.filter(post_id=post.id).order_by("-occurrence_at"):
-        by_status = await outbox.counts(publication.id)
-        read = await publication.deliveries.filter(read_at__not_isnull=True).count()
-        result.append(
-            PublicationStats(
-                publication.id,
-                publication.status,
-                publication.occurrence_at,
-                publication.recipients,
-                by_status,
-                read,
-            )
-        )
-    return result
+    publications = await Publication.filter(post_id=post.id).order_by("-occurrence_at", "-id")
+    return [await stats_of(publication) for publication in publications]
+
+
+async def stats_of(publication: Publication) -> PublicationStats:
+    """One publication's figures (no scope check: callers check it)."""
+    return PublicationStats(
+        publication.id,
+        publication.status,
+        publication.occurrence_at,
+        publication.recipients,
+        await outbox.counts(publication.id),
+        await publication.deliveries.filter(read_at__not_isnull=True).count(),
+    )
 
 
 class Publisher:

@@ -1,0 +1,506 @@
+"""Pages as staff run them: creating a unit's page, changing its title, approval rules and
+whether it is shown, the channel accounts that carry it, a Zalo OA's promotion quota, and what
+became of its posts (their schedule, each publication's delivery counts, stopping one).
+
+The `communepol pages …`, `posts …` and `channels quota` commands call this module; the
+admin web will call the same functions. There is no staff scope here: the caller acts as an
+administrator and names itself in the audit trail with ``actor_label`` (and ``source``).
+Every change is recorded there; a call that changes nothing records nothing.
+
+Rules kept here and nowhere else:
+
+- a slug is 3–100 characters of ``a-z``, ``0-9`` and ``-``, not starting or ending with ``-``
+  (it is the page's public address ``/p/{slug}``); made from the unit's name when not given;
+- a Zalo OA is exactly one page — residents follow the OA itself, so it cannot carry a second
+  page —, while a Telegram bot, a Zalo Bot or the web chat carries any number of pages;
+- only a Zalo OA has a monthly promotion quota (its package's), 0 to 1,000,000 or none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
+from communepol.db import raw
+from communepol.db.models import (
+    ChannelAccount,
+    ChannelKind,
+    Follow,
+    FollowStatus,
+    Page,
+    PageChannel,
+    Post,
+    PostCategory,
+    PostStatus,
+    Publication,
+    ScheduleKind,
+    Unit,
+    UnitLevel,
+)
+from communepol.errors import Conflict, NotFound, ValidationError
+from communepol.i18n import SUPPORTED_LOCALES
+from communepol.services import audit
+from communepol.services.pages import pick_translation
+from communepol.services.posts import PublicationStats, halt_publication, stats_of
+from communepol.services.units import subtree_prefix
+from communepol.text import clean, clean_message, fold
+
+SLUG_MIN = 3
+SLUG_MAX = 100
+TITLE_MAX = 200  # the column's size
+DESCRIPTION_MAX = 2000
+QUOTA_MAX = 1_000_000
+TITLE_PREFIX = "Công an "
+
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# Room kept at the end of a generated slug for a collision suffix ("-24181", "-12").
+_SUFFIX_ROOM = 12
+
+
+def _kind_name(kind: ChannelKind) -> str:
+    """The operator's name of a kind, as in the CLI and webhook paths (zalo_oa → zalo-oa)."""
+    return kind.value.replace("_", "-")
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+def check_slug(slug: str) -> str:
+    """``slug`` if it can be a page's address; `ValidationError` otherwise."""
+    text = slug.strip()
+    if not (SLUG_MIN <= len(text) <= SLUG_MAX and _SLUG.fullmatch(text)):
+        raise ValidationError(
+            f"the slug {slug!r} is not valid: {SLUG_MIN} to {SLUG_MAX} characters of a-z, 0-9 "
+            "and '-', not starting or ending with '-'",
+            field="slug",
+        )
+    return text
+
+
+def slug_base(name: str) -> str:
+    """The slug a name suggests, before collisions: ``"Xã Cư M'gar"`` → ``"xa-cu-mgar"``.
+    May be shorter than a slug must be (a one-letter name); `create_page` pads it."""
+    base = _NOT_SLUG.sub("-", fold(name)).strip("-")
+    return base[: SLUG_MAX - _SUFFIX_ROOM].rstrip("-")
+
+
+def check_title(title: str) -> str:
+    text = clean(title)
+    if not text:
+        raise ValidationError("a page needs a title", field="title")
+    if len(text) > TITLE_MAX:
+        raise ValidationError(f"a page title has at most {TITLE_MAX} characters", field="title")
+    return text
+
+
+def check_description(description: str) -> str:
+    text = clean_message(description)
+    if len(text) > DESCRIPTION_MAX:
+        raise ValidationError(
+            f"a page description has at most {DESCRIPTION_MAX} characters", field="description"
+        )
+    return text
+
+
+def check_categories(values: Iterable[str]) -> list[str]:
+    """Post categories (``missing_person`` or ``missing-person``), once each, in the order
+    `PostCategory` lists them; `ValidationError` naming an unknown one."""
+    chosen: set[PostCategory] = set()
+    for value in values:
+        try:
+            chosen.add(PostCategory(value.strip().lower().replace("-", "_")))
+        except ValueError as err:
+            choices = ", ".join(c.value for c in PostCategory)
+            raise ValidationError(
+                f"unknown post category {value!r}; one of {choices}",
+                field="approval_categories",
+            ) from err
+    return [category.value for category in PostCategory if category in chosen]
+
+
+def check_locale(locale: str) -> str:
+    if locale not in SUPPORTED_LOCALES:
+        raise ValidationError(
+            f"unsupported language {locale!r}; one of {', '.join(SUPPORTED_LOCALES)}",
+            field="default_locale",
+        )
+    return locale
+
+
+def default_title(unit: Unit) -> str:
+    """The page title a unit suggests: "Công an xã Ea Kar" for "Xã Ea Kar". The unit's kind
+    word is lower case mid-name, as the police write it ("Công an tỉnh Đắk Lắk")."""
+    name = unit.name
+    if unit.kind and name.startswith(unit.kind):
+        name = unit.kind.lower() + name[len(unit.kind) :]
+    return TITLE_PREFIX + name
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+async def get_page(slug: str) -> Page:
+    """The page ``slug`` (active or not) with its unit; `NotFound` otherwise."""
+    page = await Page.filter(slug=slug.strip()).select_related("unit").first()
+    if page is None:
+        raise NotFound(f"no page with slug {slug!r}")
+    return page
+
+
+async def _free_slug(unit: Unit) -> str:
+    """A slug from the unit's name that no page has: the name, else the name and the unit's
+    code, else the name and -2, -3 …"""
+    base = slug_base(unit.name)
+    if len(base) < SLUG_MIN:
+        base = f"page-{unit.code or unit.id}"
+    taken = set(await Page.filter(slug__startswith=base).values_list("slug", flat=True))
+    candidates = [base]
+    if unit.code:
+        candidates.append(f"{base}-{unit.code.lower()}")
+    for candidate in candidates:
+        if candidate not in taken and len(candidate) <= SLUG_MAX and _SLUG.fullmatch(candidate):
+            return candidate
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+async def create_page(
+    unit: Unit,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    description: str = "",
+    default_locale: str = "vi",
+    approval_categories: Iterable[str] = (),
+    actor_label: str = "cli",
+    source: str = "cli",
+) -> Page:
+    """A new, active page of ``unit``. Everything is checked before anything is written:
+    `ValidationError` for bad input, `Conflict` when the slug is taken."""
+    if unit.level is UnitLevel.HAMLET:
+        raise ValidationError(
+            f"{unit.name} is a hamlet: pages belong to communes, wards, districts and provinces",
+            field="unit",
+        )
+    if not unit.active:
+        raise ValidationError(f"{unit.name} is no longer an active unit", field="unit")
+    page_title = check_title(title if title is not None else default_title(unit))
+    text = check_description(description)
+    locale = check_locale(default_locale)
+    categories = check_categories(approval_categories)
+    if slug is None:
+        page_slug = await _free_slug(unit)
+    else:
+        page_slug = check_slug(slug)
+        if await Page.filter(slug=page_slug).exists():
+            raise Conflict(f"a page with slug {page_slug!r} already exists")
+    try:
+        async with in_transaction(raw.connection(Page).connection_name):
+            page = await Page.create(
+                unit=unit,
+                slug=page_slug,
+                title=page_title,
+                description=text,
+                default_locale=locale,
+                approval_categories=categories,
+            )
+            await audit.record(
+                "page.created",
+                actor_label=actor_label,
+                object_type="page",
+                object_id=page.id,
+                unit_id=unit.id,
+                source=source,
+                data={"slug": page_slug, "title": page_title, "approval": ",".join(categories)},
+            )
+    except IntegrityError as err:  # another page took the slug between the check and now
+        raise Conflict(f"a page with slug {page_slug!r} already exists") from err
+    return page
+
+
+async def update_page(
+    page: Page,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    approval_categories: Iterable[str] | None = None,
+    active: bool | None = None,
+    actor_label: str = "cli",
+    source: str = "cli",
+) -> list[str]:
+    """Change what is given (None: leave as is; an empty ``approval_categories`` clears
+    them). The names of the fields that changed, in that order; [] when nothing did."""
+    changes: dict[str, object] = {}
+    if title is not None and (new_title := check_title(title)) != page.title:
+        changes["title"] = new_title
+    if description is not None and (text := check_description(description)) != page.description:
+        changes["description"] = text
+    if approval_categories is not None:
+        categories = check_categories(approval_categories)
+        if categories != list(page.approval_categories or []):
+            changes["approval_categories"] = categories
+    if active is not None and active != page.active:
+        changes["active"] = active
+    if not changes:
+        return []
+    async with in_transaction(raw.connection(Page).connection_name):
+        await Page.filter(id=page.id).update(**changes)
+        await audit.record(
+            "page.updated",
+            actor_label=actor_label,
+            object_type="page",
+            object_id=page.id,
+            unit_id=page.unit_id,  # type: ignore[attr-defined]
+            source=source,
+            data={name: _audit_value(name, value) for name, value in changes.items()},
+        )
+    for name, changed in changes.items():
+        setattr(page, name, changed)
+    return list(changes)
+
+
+def _audit_value(name: str, value: object) -> object:
+    if name == "description":
+        return "changed"  # free text, and long: the trail notes only that it changed
+    return ",".join(value) if isinstance(value, list) else value
+
+
+async def attach_channel(
+    page: Page, account: ChannelAccount, *, actor_label: str = "cli", source: str = "cli"
+) -> bool:
+    """Make ``account`` carry ``page``; False when it already did. `Conflict` when
+    ``account`` is a Zalo OA that carries another page: a Zalo OA is exactly one page."""
+    async with in_transaction(raw.connection(PageChannel).connection_name):
+        if account.kind is ChannelKind.ZALO_OA:
+            # Locking the account row serialises two attaches to one OA (PostgreSQL).
+            await ChannelAccount.filter(id=account.id).select_for_update().first()
+            other = (
+                await PageChannel.filter(channel_account_id=account.id)
+                .exclude(page_id=page.id)
+                .select_related("page")
+                .first()
+            )
+            if other is not None:
+                raise Conflict(
+                    f"zalo-oa account {account.id} already carries page {other.page.slug!r}: "
+                    "a Zalo OA is exactly one page (detach that page first)"
+                )
+        _, created = await PageChannel.get_or_create(page=page, channel_account=account)
+        if created:
+            await audit.record(
+                "page.channel_attached",
+                actor_label=actor_label,
+                object_type="page",
+                object_id=page.id,
+                unit_id=page.unit_id,  # type: ignore[attr-defined]
+                source=source,
+                data={"account": account.id, "kind": account.kind.value},
+            )
+    return created
+
+
+async def detach_channel(
+    page: Page, account: ChannelAccount, *, actor_label: str = "cli", source: str = "cli"
+) -> bool:
+    """``account`` no longer carries ``page``; False when it did not."""
+    async with in_transaction(raw.connection(PageChannel).connection_name):
+        removed = await PageChannel.filter(page_id=page.id, channel_account_id=account.id).delete()
+        if removed:
+            await audit.record(
+                "page.channel_detached",
+                actor_label=actor_label,
+                object_type="page",
+                object_id=page.id,
+                unit_id=page.unit_id,  # type: ignore[attr-defined]
+                source=source,
+                data={"account": account.id, "kind": account.kind.value},
+            )
+    return bool(removed)
+
+
+async def set_promotion_quota(
+    account: ChannelAccount,
+    quota: int | None,
+    *,
+    actor_label: str = "cli",
+    source: str = "cli",
+) -> bool:
+    """A Zalo OA's promotion messages per calendar month, as its package allows (None: not
+    limited). Whether it changed."""
+    if account.kind is not ChannelKind.ZALO_OA:
+        raise ValidationError(
+            f"{_kind_name(account.kind)} account {account.id} has no promotion quota: "
+            "only a zalo-oa account has one",
+            field="quota",
+        )
+    if quota is not None and (isinstance(quota, bool) or not 0 <= quota <= QUOTA_MAX):
+        raise ValidationError(
+            f"a promotion quota is a whole number from 0 to {QUOTA_MAX:,}, or none (not limited)",
+            field="quota",
+        )
+    if account.monthly_promotion_quota == quota:
+        return False
+    async with in_transaction(raw.connection(ChannelAccount).connection_name):
+        await ChannelAccount.filter(id=account.id).update(monthly_promotion_quota=quota)
+        await audit.record(
+            "channel.quota_set",
+            actor_label=actor_label,
+            object_type="channel_account",
+            object_id=account.id,
+            source=source,
+            data={"before": account.monthly_promotion_quota, "quota": quota},
+        )
+    account.monthly_promotion_quota = quota
+    return True
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageRow:
+    id: int
+    slug: str
+    title: str
+    unit_name: str
+    unit_code: str | None
+    followers: int  # active follows
+    channel_kinds: tuple[ChannelKind, ...]  # of the accounts carrying it, each kind once
+    active: bool
+
+
+async def _follower_counts(page_ids: Sequence[int]) -> dict[int, int]:
+    if not page_ids:
+        return {}
+    rows = (
+        await Follow.filter(page_id__in=list(page_ids), status=FollowStatus.ACTIVE)
+        .group_by("page_id")
+        .annotate(n=Count("id"))
+        .values_list("page_id", "n")
+    )
+    return {int(page_id): int(n) for page_id, n in rows}
+
+
+async def list_pages(within: Unit | None = None) -> list[PageRow]:
+    """Every page (active or not), or those of ``within`` and the units below it, by slug."""
+    query = Page.all()
+    if within is not None:
+        query = query.filter(
+            Q(unit_id=within.id) | Q(unit__path__startswith=subtree_prefix(within))
+        )
+    pages = await query.select_related("unit").order_by("slug")
+    ids = [page.id for page in pages]
+    followers = await _follower_counts(ids)
+    kinds: dict[int, set[ChannelKind]] = {}
+    if ids:
+        links = await PageChannel.filter(page_id__in=ids).values_list(
+            "page_id", "channel_account__kind"
+        )
+        for page_id, kind in links:
+            kinds.setdefault(int(page_id), set()).add(ChannelKind(kind))
+    order = list(ChannelKind)
+    return [
+        PageRow(
+            id=page.id,
+            slug=page.slug,
+            title=page.title,
+            unit_name=page.unit.name,
+            unit_code=page.unit.code,
+            followers=followers.get(page.id, 0),
+            channel_kinds=tuple(sorted(kinds.get(page.id, ()), key=order.index)),
+            active=page.active,
+        )
+        for page in pages
+    ]
+
+
+@dataclass(frozen=True)
+class PageDetails:
+    page: Page  # with its unit
+    followers: int
+    accounts: list[ChannelAccount]  # carrying it, by id
+
+
+async def page_details(slug: str) -> PageDetails:
+    page = await get_page(slug)
+    followers = (await _follower_counts([page.id])).get(page.id, 0)
+    accounts = await ChannelAccount.filter(pages__page_id=page.id).order_by("id")
+    return PageDetails(page, followers, list(accounts))
+
+
+@dataclass(frozen=True)
+class PostRow:
+    id: int
+    category: PostCategory
+    status: PostStatus
+    schedule: ScheduleKind
+    cron: str | None
+    next_run_at: datetime | None
+    published_at: datetime | None
+    title: str  # in the page's language if translated, else the first written
+    latest: PublicationStats | None  # its latest publication, if it has gone out
+
+
+async def page_posts(page: Page, limit: int = 20) -> list[PostRow]:
+    """The page's newest ``limit`` posts, newest first, each with its latest publication."""
+    posts = (
+        await Post.filter(page_id=page.id)
+        .order_by("-created_at", "-id")
+        .limit(limit)
+        .prefetch_related("translations")
+    )
+    latest: dict[int, Publication] = {}
+    if posts:
+        publications = await Publication.filter(post_id__in=[post.id for post in posts]).order_by(
+            "-occurrence_at", "-id"
+        )
+        for publication in publications:
+            latest.setdefault(publication.post_id, publication)  # type: ignore[attr-defined]
+    rows = []
+    for post in posts:
+        translation = pick_translation(post.translations, page.default_locale, page.default_locale)
+        last = latest.get(post.id)
+        rows.append(
+            PostRow(
+                id=post.id,
+                category=post.category,
+                status=post.status,
+                schedule=post.schedule_kind,
+                cron=post.cron_expression,
+                next_run_at=post.next_run_at,
+                published_at=post.published_at,
+                title=translation.title if translation else "",
+                latest=await stats_of(last) if last is not None else None,
+            )
+        )
+    return rows
+
+
+async def post_stats(post_id: int) -> tuple[Post, list[PublicationStats]]:
+    """A post (with its page) and what happened to each of its publications, newest first."""
+    post = await Post.filter(id=post_id).select_related("page").first()
+    if post is None:
+        raise NotFound(f"no post {post_id}")
+    publications = await Publication.filter(post_id=post.id).order_by("-occurrence_at", "-id")
+    return post, [await stats_of(publication) for publication in publications]
+
+
+# --- stopping -----------------------------------------------------------------------------------
+
+
+async def stop_publication(
+    publication_id: int, *, actor_label: str = "cli", source: str = "cli"
+) -> int:
+    """Stop a broadcast from the command line (`communepol.services.posts.halt_publication`):
+    how many deliveries were cancelled."""
+    return await halt_publication(publication_id, actor_label=actor_label, source=source)
