@@ -81,9 +81,24 @@ async def fetch(model: type[Model], query: str, **params: Any) -> list[dict[str,
 async def execute(model: type[Model], query: str, **params: Any) -> int:
     """Run a statement; the number of rows it changed."""
     db = connection(model)
-    text, values = render(query, params, str(db.capabilities.dialect))
+    dialect_name = str(db.capabilities.dialect)
+    text, values = render(query, params, dialect_name)
+    if dialect_name == "postgres" and text.lstrip().upper().startswith("INSERT"):
+        # Tortoise reads an INSERT's count from "INSERT <oid> <rows>" at the oid (always 0).
+        return await _postgres_insert(db, text, values)
     count, _ = await db.execute_query(text, values)
     return int(count)
+
+
+async def _postgres_insert(db: Any, text: str, values: list[Any]) -> int:
+    async def run(client: Any) -> int:
+        async with client.acquire_connection() as conn:
+            status = str(await conn.execute(text, *values))
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    # The client's own translation of driver errors (IntegrityError, OperationalError …).
+    return int(await db._translate_exceptions(run))
 
 
 async def execute_many(model: type[Model], query: str, rows: list[dict[str, Any]]) -> None:
