@@ -4,7 +4,9 @@ and no model change is left without a migration."""
 from __future__ import annotations
 
 from tortoise.context import TortoiseContext
+from tortoise.models import Model
 
+from communepol.db import models
 from communepol.db.orm import (
     applied_migrations,
     migrate,
@@ -69,6 +71,48 @@ async def _tables(ctx: TortoiseContext) -> set[str]:
 async def test_the_fixture_database_is_at_head(db: TortoiseContext) -> None:
     assert await unapplied_migrations(db) == []
     assert await _tables(db) == EXPECTED_TABLES
+
+
+async def _indexes(ctx: TortoiseContext) -> set[str]:
+    db = ctx.db()
+    if db.capabilities.dialect == "sqlite":
+        rows = await db.execute_query_dict("SELECT name FROM sqlite_master WHERE type='index'")
+    else:
+        rows = await db.execute_query_dict(
+            "SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'"
+        )
+    return {row["name"] for row in rows}
+
+
+async def _foreign_keys(ctx: TortoiseContext, table: str) -> int:
+    db = ctx.db()
+    if db.capabilities.dialect == "sqlite":
+        return len(await db.execute_query_dict(f"PRAGMA foreign_key_list({table})"))
+    rows = await db.execute_query_dict(
+        "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::regclass",
+        [table],
+    )
+    return len(rows)
+
+
+async def test_every_declared_index_exists(db: TortoiseContext) -> None:
+    """Each model's named indexes are in the database, on both engines (a SQLite table rebuild
+    once lost two of the outbox's)."""
+    declared = {
+        index.name
+        for model in vars(models).values()
+        if isinstance(model, type) and issubclass(model, Model) and model is not Model
+        for index in model._meta.indexes
+        if getattr(index, "name", None)
+    }
+    assert "delivery_publication_idx" in declared
+    assert declared - await _indexes(db) == set()
+
+
+async def test_the_outbox_has_no_foreign_keys_on_postgresql(db: TortoiseContext) -> None:
+    dialect = db.db().capabilities.dialect
+    assert await _foreign_keys(db, "follow") > 0  # the others keep theirs
+    assert await _foreign_keys(db, "delivery") == (0 if dialect == "postgres" else 5)
 
 
 async def test_down_to_zero_and_up_again(db: TortoiseContext) -> None:

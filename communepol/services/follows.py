@@ -303,5 +303,8 @@ async def purge_erased() -> int:
     remaining rows go with them); how many contacts."""
     ids = [int(row["id"]) for row in await raw.fetch(Contact, _ERASED_AND_DONE)]
     if ids:
-        await Contact.filter(id__in=ids, erased_at__not_isnull=True).delete()
+        async with in_transaction(raw.connection(Contact).connection_name):
+            # The outbox has no foreign keys on PostgreSQL (migration 0006): its rows go first.
+            await Delivery.filter(contact_id__in=ids).delete()
+            await Contact.filter(id__in=ids, erased_at__not_isnull=True).delete()
     return len(ids)

@@ -64,16 +64,24 @@ class DeliveryStatus(StrEnum):
 class Delivery(Model):
     id = fields.BigIntField(primary_key=True)
     channel_account: fields.ForeignKeyRelation[ChannelAccount] = fields.ForeignKeyField(
-        "communepol.ChannelAccount", related_name="deliveries", on_delete=fields.CASCADE
+        "communepol.ChannelAccount",
+        related_name="deliveries",
+        on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
-        "communepol.Contact", related_name="deliveries", null=True, on_delete=fields.CASCADE
+        "communepol.Contact",
+        related_name="deliveries",
+        null=True,
+        on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     group: fields.ForeignKeyNullableRelation[CommunityGroup] = fields.ForeignKeyField(
         "communepol.CommunityGroup",
         related_name="deliveries",
         null=True,
         on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     kind = fields.CharEnumField(DeliveryKind, max_length=16)
     priority = fields.SmallIntField(default=Priority.NOTIFICATION)
@@ -84,9 +92,14 @@ class Delivery(Model):
         related_name="deliveries",
         null=True,
         on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     tip: fields.ForeignKeyNullableRelation[Tip] = fields.ForeignKeyField(
-        "communepol.Tip", related_name="deliveries", null=True, on_delete=fields.SET_NULL
+        "communepol.Tip",
+        related_name="deliveries",
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_constraint=False,
     )
     status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING)
     attempts = fields.SmallIntField(default=0)
