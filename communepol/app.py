@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from bots.conversation import ConversationEngine, Router
+from bots.conversation import BotServices, ConversationEngine, Router
+from bots.officer import router as officer_router
 from bots.registry import channel_factory
 from bots.resident import router as resident_router
 from communepol import keys
@@ -99,6 +100,7 @@ def create_app(
 def resident_conversations() -> Router:
     router = Router()
     router.include(resident_router)
+    router.include(officer_router)
     return router
 
 
@@ -137,6 +139,7 @@ def _workers(run: bool) -> Callable[[web.Application], AsyncIterator[None]]:
             keyring,
             app[keys.I18N],
             base_url=app[keys.SETTINGS].public_base_url,
+            services=BotServices(settings=app[keys.SETTINGS], keyring=keyring, channels=registry),
         )
         worker = InboxWorker(
             keyring,
@@ -164,7 +167,7 @@ def _workers(run: bool) -> Callable[[web.Application], AsyncIterator[None]]:
             ]
         yield
         if ticker is not None:
-            ticker.stop()
+            await ticker.stop()
         for task in tasks:
             task.cancel()
         for task in tasks:

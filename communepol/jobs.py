@@ -15,6 +15,7 @@ Jobs:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -38,6 +39,7 @@ class Ticker:
         self.publisher = publisher
         self.on_published = on_published
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Task[object]] = set()
 
     async def publish(self, now: datetime | None = None) -> list[int]:
         """One publishing tick: everything due is published (in batches)."""
@@ -64,12 +66,18 @@ class Ticker:
 
     def _add(self, job: Callable[[], Awaitable[object]], seconds: float, name: str) -> None:
         async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
             try:
                 await job()
             except Unavailable:
                 log.warning("ticker job %s: database unavailable; next tick retries", name)
             except Exception:
                 log.exception("ticker job %s failed; next tick retries", name)
+            finally:
+                if task is not None:
+                    self._running.discard(task)
 
         self.scheduler.add_job(
             run,
@@ -82,6 +90,12 @@ class Ticker:
             misfire_grace_time=None,
         )
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """No new ticks; a job still running is cancelled (its transaction rolls back, the
+        next start does it again) and awaited, so nothing touches the database after this."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
