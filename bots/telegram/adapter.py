@@ -1,8 +1,10 @@
 """The Telegram channel: one bot account, spoken to through aiogram's Bot API client.
 
 `TelegramChannel` implements `communepol.ports.Channel` (verify and parse webhooks, send,
-answer callback queries) and `communepol.ports.Pollable` (set or remove the webhook, long-poll
-``getUpdates`` for a station with no public URL).
+answer callback queries), `communepol.ports.Pollable` (set or remove the webhook, long-poll
+``getUpdates`` for a station with no public URL) and ``download`` (a file a person sent:
+``getFile``, then ``GET {api_base}/file/bot{token}/{file_path}``, so a local Bot API server or
+the test fake serves it as well).
 
 Sending is plain text only — no ``parse_mode`` — so nothing a person typed can ever become
 markup. Telegram counts a message's length in UTF-16 code units (an emoji is two), so long
@@ -23,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -47,6 +50,7 @@ from aiogram.exceptions import (
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteWebhook,
+    GetFile,
     SendDocument,
     SendMessage,
     SendPhoto,
@@ -68,6 +72,7 @@ from aiogram.types import (
     WebhookInfo,
 )
 
+from bots.fetch import fetch_capped, too_large
 from bots.telegram.updates import loose_chat_id, parse_body, parse_update
 from communepol.errors import ValidationError
 from communepol.ports import (
@@ -297,6 +302,27 @@ class TelegramChannel:
         except (AiogramError, aiohttp.ClientError, TimeoutError) as err:
             error = send_error(err)
         raise error
+
+    # -- files a person sent ---------------------------------------------------------------
+
+    async def download(self, media: Media, *, max_bytes: int) -> bytes:
+        """The bytes of ``media`` (its ``ref`` is a file_id), at most ``max_bytes``."""
+        if media.size is not None and media.size > max_bytes:
+            raise too_large(max_bytes)
+        found = await self._call(GetFile(file_id=media.ref))
+        if found.file_size is not None and found.file_size > max_bytes:
+            raise too_large(max_bytes)
+        if not found.file_path:
+            raise PermanentSendError("Telegram no longer has this file")
+        session = cast(AiohttpSession, self._bot.session)  # built so in __init__
+        url = session.api.file_url(self._bot.token, quote(found.file_path, safe="/"))
+        client = await session.create_session()
+        return await fetch_capped(
+            client,
+            url,
+            max_bytes=max_bytes,
+            platform="Telegram",
+        )
 
     # -- polling and webhook setup ---------------------------------------------------------
 

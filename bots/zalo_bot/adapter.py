@@ -9,6 +9,8 @@ conversation kit takes a reply "2" as the second ACTION button), URL buttons bec
 "label: url" lines, and LOCATION buttons are dropped because a bot cannot ask for a location
 here — conversations also accept a typed place. Text longer than 2000 characters is split.
 
+A photo a person sent arrives as a URL; ``download`` fetches it with a size cap.
+
 Nothing here logs, and no error message carries the token, a chat id or message text: the
 token is part of every URL, so aiohttp's own exceptions are never chained or quoted.
 """
@@ -25,12 +27,14 @@ from typing import Any
 
 import aiohttp
 
+from bots.fetch import fetch_capped
 from bots.zalo_bot.updates import ignored_event, parse_body, parse_update
 from communepol.errors import ValidationError
 from communepol.ports import (
     AccountRefused,
     ButtonKind,
     InboundEvent,
+    Media,
     MediaKind,
     OutboundMessage,
     PermanentSendError,
@@ -191,6 +195,14 @@ class ZaloBotChannel:
                 events.append(ignored_event(answer.raw + b"#" + str(index).encode()))
         return events, offset
 
+    # -- files a person sent -------------------------------------------------------------
+
+    async def download(self, media: Media, *, max_bytes: int) -> bytes:
+        """The bytes of ``media`` (its ``ref`` is the platform's URL), at most ``max_bytes``."""
+        return await fetch_capped(
+            self._client(), media.ref, max_bytes=max_bytes, platform="Zalo Bot"
+        )
+
     # -- lifecycle -----------------------------------------------------------------------
 
     async def close(self) -> None:
@@ -203,6 +215,14 @@ class ZaloBotChannel:
     async def _call(self, method: str, payload: dict[str, Any]) -> Any:
         return _result(method, await self._exchange(method, payload))
 
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._request_timeout),
+                json_serialize=_json_dumps,
+            )
+        return self._session
+
     async def _exchange(
         self,
         method: str,
@@ -210,16 +230,12 @@ class ZaloBotChannel:
         *,
         client_timeout: aiohttp.ClientTimeout | None = None,
     ) -> _Answer:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._request_timeout),
-                json_serialize=_json_dumps,
-            )
+        session = self._client()
         url = f"{self._api_base}/bot{self._token}/{method}"
         # aiohttp reads timeout=None as "no timeout at all", so pass one only to override.
         options: dict[str, Any] = {} if client_timeout is None else {"timeout": client_timeout}
         try:
-            async with self._session.post(url, json=payload, **options) as response:
+            async with session.post(url, json=payload, **options) as response:
                 raw = await response.read()
                 status = response.status
                 retry_after_header = response.headers.get("Retry-After")

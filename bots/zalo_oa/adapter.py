@@ -2,9 +2,10 @@
 
 Inbound: Zalo posts events to the webhook set in its developer console (there is no API to set
 it, so this adapter is not `Pollable`); `verify` checks the ``X-ZEvent-Signature`` and `parse`
-turns the body into `InboundEvent`s. Outbound: `send` picks the cs, promotion or group endpoint
-by purpose, renders buttons as Zalo query/url buttons, and maps Zalo's error codes onto the
-port's `SendError` tree. An expired access token (``-216`` or HTTP 401) is renewed once and the
+turns the body into `InboundEvent`s; `download` fetches a file a person sent (its URL), with a
+size cap. Outbound: `send` picks the cs, promotion or group endpoint by purpose, renders
+buttons as Zalo query/url buttons, and maps Zalo's error codes onto the port's `SendError`
+tree. An expired access token (``-216`` or HTTP 401) is renewed once and the
 call repeated once; see `bots.zalo_oa.tokens` for how renewals are kept single.
 
 Zalo answers most errors with HTTP 200 and a non-zero ``error``; its ``message`` field is never
@@ -21,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from bots.fetch import fetch_capped
 from bots.zalo_oa import messages
 from bots.zalo_oa.events import parse
 from bots.zalo_oa.signature import check_webhook
@@ -30,6 +32,7 @@ from communepol.errors import ValidationError
 from communepol.ports import (
     AccountRefused,
     InboundEvent,
+    Media,
     NotAllowedNow,
     OutboundMessage,
     PermanentSendError,
@@ -115,6 +118,11 @@ class ZaloOAChannel:
 
     async def acknowledge(self, event: InboundEvent) -> None:
         """Nothing to do: Zalo needs no answer beyond the webhook's HTTP 200."""
+
+    async def download(self, media: Media, *, max_bytes: int) -> bytes:
+        """The bytes of ``media`` (its ``ref`` is the URL in the event), at most ``max_bytes``.
+        Zalo's file links need no access token."""
+        return await fetch_capped(self._http(), media.ref, max_bytes=max_bytes, platform="Zalo OA")
 
     # -- outbound --------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ people the alert reached.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -52,6 +53,7 @@ from communepol.db.models import (
 )
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import N_, POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n, format_datetime
+from communepol.media import IMAGE_CONTENT_TYPES, MediaStore
 from communepol.ports import Button, ButtonKind, Media, MediaKind, OutboundMessage
 from communepol.services import audit, outbox, scope
 from communepol.services.fanout import Audience, payload_sql
@@ -62,6 +64,7 @@ from communepol.settings import Settings
 from communepol.text import clean, clean_message
 
 HEADLINE_MAX = 200
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
 TEXT_MAX = 4000
 LIVE = (AlertStatus.ACTIVE,)
 
@@ -129,6 +132,16 @@ def _fields(data: AlertInput, now: datetime) -> dict[str, Any]:
         "photo_path": data.photo_path,
         "expires_at": expires_at,
     }
+
+
+async def store_photo(settings: Settings, data: bytes) -> str:
+    """Keep an alert's photo (an image, its metadata removed) in the media store; the
+    ``photo_path`` to give `AlertInput`, relative to the data directory."""
+    store = MediaStore(settings.data_dir / "media")
+    stored = await asyncio.to_thread(
+        store.save, data, allowed=IMAGE_CONTENT_TYPES, max_bytes=PHOTO_MAX_BYTES
+    )
+    return f"media/{stored.path}"
 
 
 def _identifier(now: datetime) -> str:

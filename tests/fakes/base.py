@@ -4,6 +4,9 @@ the way the platform would.
 
 A platform's fake subclasses `FakePlatform`, adds its routes, calls `intercept` at the top of
 each handler and renders the returned `Fault` in its own error format.
+
+`FakePlatform.host_file` serves bytes at a URL of the fake, the way Zalo's CDN serves the
+photo a person sent (the URL in the event); fetching it is recorded as a ``file`` call.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ class FakePlatform:
         self._bucket_at = 0.0
         self.rejected_by_cap = 0
         self.app = web.Application(client_max_size=20 * 1024 * 1024)
+        self.app.router.add_get("/_files/{name}", self._hosted_file)
+        self.hosted: dict[str, bytes] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -97,6 +102,11 @@ class FakePlatform:
         self._rate_cap = per_second
         self._bucket = per_second or 0.0
         self._bucket_at = time.monotonic()
+
+    def host_file(self, name: str, data: bytes) -> str:
+        """Serve ``data`` at the returned URL (the fake must be started)."""
+        self.hosted[name] = data
+        return f"{self.base_url}/_files/{name}"
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -124,6 +134,17 @@ class FakePlatform:
             self.rejected_by_cap += 1
             return Fault.rate_limited(1)
         return fault
+
+    async def _hosted_file(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        fault = await self.intercept(request, "file", {"name": name})
+        if fault is not None:
+            status = fault.status or (429 if fault.kind == "rate_limited" else 403)
+            return web.Response(status=status)
+        data = self.hosted.get(name)
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
 
     def _over_cap(self) -> bool:
         if self._rate_cap is None:

@@ -13,6 +13,10 @@ as Telegram does, else 400.
 Updates for ``getUpdates`` are queued with `FakeTelegram.push_update`; the builders below
 (`text_update`, `callback_update`, …) return the JSON Telegram would send, for webhook tests too.
 
+Files people sent are registered with `FakeTelegram.add_file`: ``getFile`` answers with their
+``file_path`` and ``GET /file/bot{token}/{file_path}`` serves their bytes (recorded as a
+``file`` call), as the Bot API does; an unknown file_id is Telegram's 400.
+
 Run standalone for benchmarks and crash tests::
 
     python -m tests.fakes.telegram --port 18081 --rate-cap 30 --stats-file /tmp/tg-stats.json
@@ -371,7 +375,9 @@ class FakeTelegram(FakePlatform):
         self.delivered: list[Call] = []  # successful sends, in order
         self.method_counts: Counter[str] = Counter()
         self.by_chat: Counter[str] = Counter()
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
         self.app.router.add_post("/bot{token}/{method}", self._handle)
+        self.app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self.app.router.add_get("/_fake/stats", self._stats)
         self.app.router.add_post("/_fake/reset", self._reset)
 
@@ -381,6 +387,10 @@ class FakeTelegram(FakePlatform):
         """Queue an update for ``getUpdates``."""
         self._updates.append(update)
         self._update_arrived.set()
+
+    def add_file(self, file_id: str, data: bytes, *, file_path: str | None = None) -> None:
+        """A file Telegram holds: ``getFile(file_id)`` finds it, its path serves ``data``."""
+        self.files[file_id] = (file_path or f"photos/file_{len(self.files)}.jpg", data)
 
     def sent_texts(self, chat_id: str | int) -> list[str]:
         """What was delivered to ``chat_id``, in order: each message's text, or a media
@@ -445,6 +455,8 @@ class FakeTelegram(FakePlatform):
                     "pending_update_count": len(self._updates),
                 }
             )
+        if method == "getFile":
+            return self._get_file(params)
         if method == "getMe":
             bot_id = int(params["_token"].split(":", 1)[0] or 0)
             return _ok({"id": bot_id, "is_bot": True, "first_name": "Fake", "username": "fake_bot"})
@@ -469,6 +481,32 @@ class FakeTelegram(FakePlatform):
             message["caption"] = caption
         self.delivered.append(Call(method=method, params=params, at=time.monotonic()))
         return _ok(message)
+
+    def _get_file(self, params: dict[str, Any]) -> web.Response:
+        file_id = str(params.get("file_id", ""))
+        found = self.files.get(file_id)
+        if found is None:
+            return _error(400, "Bad Request: invalid file_id")
+        path, data = found
+        return _ok(
+            {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}"[:32],
+                "file_size": len(data),
+                "file_path": path,
+            }
+        )
+
+    async def _file(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        params = {"_token": request.match_info["token"], "file_path": path}
+        fault = await self.intercept(request, "file", params)
+        if fault is not None:
+            return _error_response(fault)
+        for file_path, data in self.files.values():
+            if file_path == path:
+                return web.Response(body=data, content_type="application/octet-stream")
+        return _error(404, "Not Found")
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
         offset = _int(params.get("offset"))
