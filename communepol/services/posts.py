@@ -29,6 +29,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -194,6 +195,21 @@ async def get_post(staff: Staff, post_id: int) -> Post:
     return post
 
 
+async def _audit(
+    action: str, actor: Staff, post: Post, source: str, data: dict[str, Any] | None = None
+) -> None:
+    """One audit record about ``post`` (its page and unit loaded)."""
+    await audit.record(
+        action,
+        actor=actor,
+        object_type="post",
+        object_id=post.id,
+        unit_id=post.page.unit.id,
+        source=source,
+        data=data,
+    )
+
+
 async def _write_translations(post: Post, translations: Sequence[Translation]) -> None:
     await PostTranslation.filter(post_id=post.id).delete()
     await PostTranslation.bulk_create(
@@ -223,15 +239,8 @@ async def create_post(
             must_reach_every_household=valid.must_reach_every_household,
         )
         await _write_translations(post, valid.translations)
-        await audit.record(
-            "post.created",
-            actor=staff,
-            object_type="post",
-            object_id=post.id,
-            unit_id=page.unit.id,
-            source=source,
-            data={"category": valid.category.value},
-        )
+        post.page = page
+        await _audit("post.created", staff, post, source, {"category": valid.category.value})
     return post
 
 
@@ -278,14 +287,7 @@ async def update_post(
             next_run = _first_run(valid, settings, now)
         await Post.filter(id=post.id).update(next_run_at=next_run)
         await _write_translations(post, valid.translations)
-        await audit.record(
-            "post.edited",
-            actor=staff,
-            object_type="post",
-            object_id=post.id,
-            unit_id=post.page.unit.id,
-            source=source,
-        )
+        await _audit("post.edited", staff, post, source)
     return await get_post(staff, post.id)
 
 
@@ -315,15 +317,7 @@ async def submit_post(
     )
     if changed != 1:
         raise Conflict("the post changed meanwhile; reload it")
-    await audit.record(
-        "post.submitted",
-        actor=staff,
-        object_type="post",
-        object_id=post.id,
-        unit_id=post.page.unit.id,
-        source=source,
-        data={"status": status.value},
-    )
+    await _audit("post.submitted", staff, post, source, {"status": status.value})
     return await get_post(staff, post.id)
 
 
@@ -354,14 +348,7 @@ async def approve_post(
     )
     if changed != 1:
         raise Conflict("the post changed meanwhile; reload it")
-    await audit.record(
-        "post.approved",
-        actor=approver,
-        object_type="post",
-        object_id=post.id,
-        unit_id=post.page.unit.id,
-        source=source,
-    )
+    await _audit("post.approved", approver, post, source)
     return await get_post(approver, post.id)
 
 
@@ -377,15 +364,7 @@ async def reject_post(approver: Staff, post_id: int, reason: str, *, source: str
     )
     if changed != 1:
         raise Conflict("this post is not waiting for approval")
-    await audit.record(
-        "post.rejected",
-        actor=approver,
-        object_type="post",
-        object_id=post.id,
-        unit_id=post.page.unit.id,
-        source=source,
-        data={"reason": reason},
-    )
+    await _audit("post.rejected", approver, post, source, {"reason": reason})
     return await get_post(approver, post.id)
 
 
@@ -403,14 +382,7 @@ async def cancel_post(staff: Staff, post_id: int, *, source: str = "web") -> Pos
             post_id=post.id, status=PublicationStatus.SENDING
         ):
             await _stop(publication, staff)
-        await audit.record(
-            "post.cancelled",
-            actor=staff,
-            object_type="post",
-            object_id=post.id,
-            unit_id=post.page.unit.id,
-            source=source,
-        )
+        await _audit("post.cancelled", staff, post, source)
     return await get_post(staff, post.id)
 
 
@@ -456,14 +428,12 @@ async def add_attachment(
         storage_path=stored.path,
         position=len(post.attachments),
     )
-    await audit.record(
+    await _audit(
         "post.attachment_added",
-        actor=staff,
-        object_type="post",
-        object_id=post.id,
-        unit_id=post.page.unit.id,
-        source=source,
-        data={"content_type": stored.content_type, "size": stored.size},
+        staff,
+        post,
+        source,
+        {"content_type": stored.content_type, "size": stored.size},
     )
     return attachment
 
