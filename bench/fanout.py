@@ -41,9 +41,10 @@ thread, its page cache included); on PostgreSQL it runs in the server, which is 
 
 The fan-out's time is split by wrapping `posts.plan_audience` and `fanout.plan_followers`
 (their call sites look them up at call time): *prepare* (select the due post, claim it, read
-and render it, create the publication), *INSERT … SELECT* (`fanout.plan_followers`), *groups
-+ quota* (the page's accounts, `plan_groups`, `apply_promotion_quotas`), *update + commit*
-(the publication's recipients, the post's status, COMMIT).
+and render it, create the publication), *INSERT … SELECT* (`fanout.plan_followers`, the
+quota included), *groups + quota* (the page's accounts, `promotion_room`, `plan_groups`,
+`note_quota_blocked`), *update + commit* (the publication's recipients, the post's status,
+COMMIT).
 
 ``--zalo-quota N`` carries the page on a Zalo OA with a monthly promotion quota of N instead
 of the web chat account, so the quota step marks the rows beyond N ``quota_blocked``; the
@@ -60,7 +61,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -228,10 +229,12 @@ def instrumented(phases: Phases) -> Iterator[None]:
         finally:
             phases.plan_ended = time.perf_counter()
 
-    async def plan_followers(audience: Audience, now: datetime) -> int:
+    async def plan_followers(
+        audience: Audience, now: datetime, room: Mapping[int, int] | None = None
+    ) -> int:
         started = time.perf_counter()
         try:
-            return await original_followers(audience, now)
+            return await original_followers(audience, now, room)
         finally:
             phases.followers = time.perf_counter() - started
 

@@ -13,8 +13,9 @@ Python per follower.
   person following two of them once.
 - Community groups linked to the page's unit that take the post's category get a row each.
 - Zalo OA promotion quotas: on an OA whose monthly quota staff have set, rows beyond what is
-  left this month are planned as ``quota_blocked`` with the reason, so a post's statistics say
-  what the quota stopped instead of the platform silently refusing it.
+  left this month are planned as ``quota_blocked`` with the reason, in the same INSERT (the
+  followers numbered per account), so a post's statistics say what the quota stopped instead
+  of the platform silently refusing it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q
@@ -60,17 +62,39 @@ class Audience:
 
 _FOLLOWERS = """
 INSERT INTO delivery (channel_account_id, contact_id, kind, priority, dedup_key, payload,
-                      publication_id, status, attempts, not_before, created_at)
-SELECT c.channel_account_id, c.id, :kind, :priority,
-       CAST(:prefix AS TEXT) || CAST(c.id AS TEXT),
-       {payload}, :publication, 'pending', 0, :not_before, :now
-  FROM follow f
-  JOIN contact c ON c.id = f.contact_id
- WHERE f.page_id = :page AND f.status = 'active'
-   AND c.reachability != 'unreachable' AND c.erased_at IS NULL
-   AND c.channel_account_id IN (SELECT channel_account_id FROM page_channel WHERE page_id = :page)
+                      publication_id, status, last_error, attempts, not_before, created_at)
+SELECT c.account_id, c.contact_id, :kind, :priority,
+       CAST(:prefix AS TEXT) || CAST(c.contact_id AS TEXT),
+       {payload}, :publication, {status}, {error}, 0, :not_before, :now
+  FROM (SELECT c.channel_account_id AS account_id, c.id AS contact_id, c.locale AS locale{seq}
+          FROM follow f
+          JOIN contact c ON c.id = f.contact_id
+         WHERE f.page_id = :page AND f.status = 'active'
+           AND c.reachability != 'unreachable' AND c.erased_at IS NULL
+           AND c.channel_account_id IN (SELECT channel_account_id FROM page_channel
+                                         WHERE page_id = :page)) AS c
+ WHERE 1 = 1  -- SQLite reads "ON CONFLICT" after a bare FROM as a join's ON without a WHERE
 ON CONFLICT (dedup_key) DO NOTHING
 """
+# Followers numbered per account, for the quota: the first ``room`` of an OA are sent.
+_SEQ = ", ROW_NUMBER() OVER (PARTITION BY c.channel_account_id ORDER BY c.id) AS seq"
+
+
+def _quota_sql(room: Mapping[int, int]) -> tuple[str, str, str, dict[str, Any]]:
+    """The ``seq`` column, the status and the error of each row, and their parameters: rows
+    beyond an OA's room are planned ``quota_blocked`` with the reason, in the same INSERT."""
+    if not room:
+        return "", "'pending'", "NULL", {}
+    params: dict[str, Any] = {"quota_reason": QUOTA_REASON}
+    beyond = []
+    for number, (account_id, left) in enumerate(sorted(room.items())):
+        params[f"quota_account_{number}"] = account_id
+        params[f"quota_room_{number}"] = left
+        beyond.append(f"(c.account_id = :quota_account_{number} AND c.seq > :quota_room_{number})")
+    blocked = " OR ".join(beyond)
+    status = f"CASE WHEN {blocked} THEN 'quota_blocked' ELSE 'pending' END"
+    error = f"CASE WHEN {blocked} THEN :quota_reason END"
+    return _SEQ, status, error, params
 
 
 def payload_sql(locales: Sequence[str], default_locale: str) -> tuple[str, dict[str, str]]:
@@ -92,12 +116,22 @@ def payload_sql(locales: Sequence[str], default_locale: str) -> tuple[str, dict[
     return f"CASE c.locale {' '.join(branches)} ELSE {fallback} END", params
 
 
-async def plan_followers(audience: Audience, now: datetime) -> int:
-    """Plan a row for every follower of the page; how many new rows."""
+async def plan_followers(
+    audience: Audience, now: datetime, room: Mapping[int, int] | None = None
+) -> int:
+    """Plan a row for every follower of the page, those beyond an OA's ``room`` (see
+    `promotion_room`) as ``quota_blocked``; how many new rows."""
     payload, params = payload_sql(audience.locales, audience.default_locale)
+    seq, status, error, quota_params = _quota_sql(room or {})
+    query = (
+        _FOLLOWERS.replace("{payload}", payload)
+        .replace("{seq}", seq)
+        .replace("{status}", status)
+        .replace("{error}", error)
+    )
     return await raw.execute(
         Delivery,
-        _FOLLOWERS.replace("{payload}", payload),
+        query,
         kind=audience.kind.value,
         priority=int(PRIORITY_OF_KIND[audience.kind]),
         prefix=f"{audience.dedup_prefix}:c:",
@@ -106,6 +140,7 @@ async def plan_followers(audience: Audience, now: datetime) -> int:
         now=now,
         page=audience.page_id,
         **params,
+        **quota_params,
     )
 
 
@@ -138,27 +173,15 @@ def _month_start(now: datetime, tz: ZoneInfo) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-_BEYOND_QUOTA = """
-UPDATE delivery
-   SET status = 'quota_blocked', last_error = :reason
- WHERE publication_id = :publication AND channel_account_id = :account
-   AND status = 'pending' AND contact_id IS NOT NULL
-   AND id >= (SELECT id FROM delivery
-               WHERE publication_id = :publication AND channel_account_id = :account
-                 AND status = 'pending' AND contact_id IS NOT NULL
-               ORDER BY id LIMIT 1 OFFSET :remaining)
-"""
-
-
-async def apply_promotion_quotas(
+async def promotion_room(
     publication_id: int, account_ids: list[int], now: datetime, tz: ZoneInfo
-) -> int:
-    """Mark this publication's rows beyond each limited Zalo OA's remaining monthly promotion
-    quota as ``quota_blocked``; how many rows were blocked."""
+) -> dict[int, int]:
+    """For each Zalo OA among ``account_ids`` whose monthly promotion quota staff have set, how
+    many more broadcast or alert messages it may send this month (Vietnam's calendar month)."""
     limited = await ChannelAccount.filter(
         id__in=account_ids, kind=ChannelKind.ZALO_OA, monthly_promotion_quota__not_isnull=True
     )
-    blocked = 0
+    room = {}
     for account in limited:
         used = (
             await Delivery.filter(
@@ -172,16 +195,20 @@ async def apply_promotion_quotas(
             .filter(Q(publication_id__isnull=True) | ~Q(publication_id=publication_id))
             .count()
         )
-        remaining = max(0, (account.monthly_promotion_quota or 0) - used)
-        count = await raw.execute(
-            Delivery,
-            _BEYOND_QUOTA,
-            reason=QUOTA_REASON,
-            publication=publication_id,
-            account=account.id,
-            remaining=remaining,
-        )
+        room[account.id] = max(0, (account.monthly_promotion_quota or 0) - used)
+    return room
+
+
+async def note_quota_blocked(publication_id: int, room: Mapping[int, int]) -> int:
+    """Tell staff, on each OA, that its quota blocked rows of this publication; how many."""
+    blocked = 0
+    for account_id in room:
+        count = await Delivery.filter(
+            publication_id=publication_id,
+            channel_account_id=account_id,
+            status=DeliveryStatus.QUOTA_BLOCKED,
+        ).count()
         if count:
-            await outbox.note_account_error(account.id, QUOTA_REASON)
+            await outbox.note_account_error(account_id, QUOTA_REASON)
         blocked += count
     return blocked

@@ -717,8 +717,8 @@ class Publisher:
 async def plan_audience(
     audience: Audience, messages: dict[str, OutboundMessage], now: datetime, settings: Settings
 ) -> int:
-    """Plan one page's share of a publication: its followers, its linked community groups, then
-    the Zalo OA quotas. How many rows were planned."""
+    """Plan one page's share of a publication: its followers (within the Zalo OA quotas) and
+    its linked community groups. How many rows were planned."""
     account_ids = [
         int(row)  # type: ignore[call-overload]
         for row in await Page.filter(id=audience.page_id).values_list(
@@ -726,7 +726,8 @@ async def plan_audience(
         )
         if row is not None
     ]
-    planned = await fanout.plan_followers(audience, now)
+    room = await fanout.promotion_room(audience.publication_id, account_ids, now, settings.tz)
+    planned = await fanout.plan_followers(audience, now, room)
     planned += await fanout.plan_groups(audience, messages, account_ids)
-    await fanout.apply_promotion_quotas(audience.publication_id, account_ids, now, settings.tz)
+    await fanout.note_quota_blocked(audience.publication_id, room)
     return planned
