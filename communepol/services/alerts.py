@@ -55,7 +55,7 @@ from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationEr
 from communepol.i18n import N_, POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n, format_datetime
 from communepol.media import IMAGE_CONTENT_TYPES, MediaStore
 from communepol.ports import Button, ButtonKind, Media, MediaKind, OutboundMessage
-from communepol.services import audit, outbox, scope
+from communepol.services import audit, notices, outbox, scope
 from communepol.services.fanout import Audience, payload_sql
 from communepol.services.posts import plan_audience
 from communepol.services.staff import normalize_phone
@@ -250,6 +250,13 @@ class Alerts:
             )
             if changed != 1:
                 raise Conflict("this alert changed meanwhile")
+            units = [page.unit for page in await target_pages(alert)]
+            await notices.notify(
+                await notices.approvers_of(units, besides=staff.id),
+                notices.ALERT_WAITING,
+                f"alert-waiting:{alert.id}",
+                id=alert.id,
+            )
             await audit.record(
                 "alert.submitted",
                 actor=staff,

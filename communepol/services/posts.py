@@ -55,7 +55,7 @@ from communepol.i18n import POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n
 from communepol.media import IMAGE_CONTENT_TYPES, PDF, MediaStore
 from communepol.ports import Button, ButtonKind, Media, MediaKind, OutboundMessage
 from communepol.schedule import cron_trigger, next_occurrence
-from communepol.services import audit, fanout, outbox, scope
+from communepol.services import audit, fanout, notices, outbox, scope
 from communepol.services.fanout import Audience
 from communepol.services.pages import pick_translation
 from communepol.settings import Settings
@@ -210,6 +210,24 @@ async def _audit(
     )
 
 
+async def _ask_approvers(post: Post, author: Staff, version: int) -> None:
+    """Tell the supervisors over the page, in their bot, that the post waits for them."""
+    approvers = await notices.approvers_of([post.page.unit], besides=author.id)
+    await notices.notify(
+        approvers,
+        notices.POST_WAITING,
+        f"post-waiting:{post.id}:{version}",
+        id=post.id,
+        page=post.page.title,
+    )
+
+
+async def _tell_author(post: Post, message: str, dedup: str, **params: str) -> None:
+    author = await Staff.get_or_none(id=post.author_id, active=True)  # type: ignore[attr-defined]
+    if author is not None:
+        await notices.notify([author], message, dedup, id=str(post.id), **params)
+
+
 async def _write_translations(post: Post, translations: Sequence[Translation]) -> None:
     await PostTranslation.filter(post_id=post.id).delete()
     await PostTranslation.bulk_create(
@@ -280,6 +298,8 @@ async def update_post(
         )
         if changed != 1:
             raise Conflict("the post was changed or published meanwhile; reload it")
+        if status is PostStatus.PENDING_APPROVAL and post.status is PostStatus.SCHEDULED:
+            await _ask_approvers(post, staff, version + 1)
         post = await Post.get(id=post.id).select_related("page", "page__unit")
         post.schedule_kind, post.cron_expression = valid.schedule, valid.cron
         next_run = valid.at if valid.schedule is ScheduleKind.ONCE else None
@@ -317,6 +337,8 @@ async def submit_post(
     )
     if changed != 1:
         raise Conflict("the post changed meanwhile; reload it")
+    if status is PostStatus.PENDING_APPROVAL:
+        await _ask_approvers(post, staff, post.version + 1)
     await _audit("post.submitted", staff, post, source, {"status": status.value})
     return await get_post(staff, post.id)
 
@@ -348,6 +370,7 @@ async def approve_post(
     )
     if changed != 1:
         raise Conflict("the post changed meanwhile; reload it")
+    await _tell_author(post, notices.POST_APPROVED, f"post-approved:{post.id}:{post.version}")
     await _audit("post.approved", approver, post, source)
     return await get_post(approver, post.id)
 
@@ -364,6 +387,9 @@ async def reject_post(approver: Staff, post_id: int, reason: str, *, source: str
     )
     if changed != 1:
         raise Conflict("this post is not waiting for approval")
+    await _tell_author(
+        post, notices.POST_REJECTED, f"post-rejected:{post.id}:{post.version}", reason=reason
+    )
     await _audit("post.rejected", approver, post, source, {"reason": reason})
     return await get_post(approver, post.id)
 

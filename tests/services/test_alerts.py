@@ -24,6 +24,7 @@ from communepol.db.models import (
     Post,
     Role,
     Staff,
+    StaffIdentity,
     Unit,
     UnitLevel,
 )
@@ -112,10 +113,20 @@ async def test_an_alert_across_communes_needs_a_second_person(
 ) -> None:
     w = await _world()
     service = Alerts(settings, I18N)
+    bot = await pagekit.contact(w.account, "supervisor-bot")
+    await StaffIdentity.create(
+        staff=w.supervisor,
+        channel_account=w.account,
+        identity_hash=bot.identity_hash,
+        identity_sealed=bot.identity_sealed,
+    )
     alert = await alerts.create_alert(w.district_officer, _missing_child(w))
     sent = await service.send(w.district_officer, alert.id)
     assert sent.status is AlertStatus.PENDING_APPROVAL
-    assert await Delivery.all().count() == 0  # nothing goes out before the second person
+    # Nothing goes out before the second person, who is told in their bot.
+    [asked] = await Delivery.all()
+    assert (asked.kind, asked.contact_id) == (DeliveryKind.NOTIFICATION, bot.id)  # type: ignore[attr-defined]
+    assert f"#{alert.id}" in asked.payload["text"]
 
     with pytest.raises(PermissionDenied):
         await service.approve(w.district_officer, alert.id)  # not the issuer themselves

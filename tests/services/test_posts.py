@@ -15,11 +15,14 @@ from tortoise.context import TortoiseContext
 from communepol.app import create_app
 from communepol.db.models import (
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
     PostStatus,
     PublicationStatus,
     Role,
     ScheduleKind,
+    Staff,
+    StaffIdentity,
 )
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import I18n
@@ -210,3 +213,40 @@ async def test_stopping_a_broadcast_cancels_what_is_not_sent(
     assert stats.status is PublicationStatus.STOPPED
     assert stats.by_status["cancelled"] == 3 and stats.queued == 0
     assert not await Delivery.filter(status=DeliveryStatus.PENDING).exists()
+
+
+async def test_approvers_and_the_author_are_told_in_their_bot(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    page, staff = await _scene(approval=["legal"])
+    officer, supervisor = staff["officer"], staff["supervisor"]
+    account = await pagekit.ChannelAccount.get(pages__page_id=page.id)
+    chats = {}
+    for who, member in (("officer", officer), ("supervisor", supervisor)):
+        chat = await pagekit.contact(account, f"bot-{who}")
+        await StaffIdentity.create(
+            staff=member,
+            channel_account=account,
+            identity_hash=chat.identity_hash,
+            identity_sealed=chat.identity_sealed,
+        )
+        chats[who] = chat.id
+    await Staff.filter(id=supervisor.id).update(locale="en")
+
+    async def notices_to(who: str) -> list[str]:
+        rows = await Delivery.filter(kind=DeliveryKind.NOTIFICATION, contact_id=chats[who])
+        return [row.payload["text"] for row in rows]
+
+    post = await posts.create_post(officer, page.id, _input("legal"), settings)
+    await posts.submit_post(officer, post.id, settings)
+    assert await notices_to("supervisor") == [
+        f"Post #{post.id} on {page.title} waits for your approval: type /approve."
+    ]
+    assert await notices_to("officer") == []  # the author is not asked to approve
+    await posts.reject_post(supervisor, post.id, "Thiếu số văn bản")
+    [rejected] = await notices_to("officer")  # the officer reads Vietnamese
+    assert rejected == f"Tin #{post.id} đã bị trả lại: Thiếu số văn bản"
+    await posts.submit_post(officer, post.id, settings)
+    await posts.approve_post(supervisor, post.id, settings)
+    assert (await notices_to("officer"))[-1] == f"Tin #{post.id} của bạn đã được duyệt."
+    assert len(await notices_to("supervisor")) == 2  # asked again after the resubmission
