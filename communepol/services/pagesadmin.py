@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -255,14 +256,12 @@ async def update_page(
         return []
     async with in_transaction(raw.connection(Page).connection_name):
         await Page.filter(id=page.id).update(**changes)
-        await audit.record(
+        await _page_audit(
             "page.updated",
-            actor_label=actor_label,
-            object_type="page",
-            object_id=page.id,
-            unit_id=page.unit_id,  # type: ignore[attr-defined]
-            source=source,
-            data={name: _audit_value(name, value) for name, value in changes.items()},
+            page,
+            actor_label,
+            source,
+            {name: _audit_value(name, value) for name, value in changes.items()},
         )
     for name, changed in changes.items():
         setattr(page, name, changed)
@@ -273,6 +272,20 @@ def _audit_value(name: str, value: object) -> object:
     if name == "description":
         return "changed"  # free text, and long: the trail notes only that it changed
     return ",".join(value) if isinstance(value, list) else value
+
+
+async def _page_audit(
+    action: str, page: Page, actor_label: str, source: str, data: dict[str, Any]
+) -> None:
+    await audit.record(
+        action,
+        actor_label=actor_label,
+        object_type="page",
+        object_id=page.id,
+        unit_id=page.unit_id,  # type: ignore[attr-defined]
+        source=source,
+        data=data,
+    )
 
 
 async def attach_channel(
@@ -297,14 +310,12 @@ async def attach_channel(
                 )
         _, created = await PageChannel.get_or_create(page=page, channel_account=account)
         if created:
-            await audit.record(
+            await _page_audit(
                 "page.channel_attached",
-                actor_label=actor_label,
-                object_type="page",
-                object_id=page.id,
-                unit_id=page.unit_id,  # type: ignore[attr-defined]
-                source=source,
-                data={"account": account.id, "kind": account.kind.value},
+                page,
+                actor_label,
+                source,
+                {"account": account.id, "kind": account.kind.value},
             )
     return created
 
@@ -316,14 +327,12 @@ async def detach_channel(
     async with in_transaction(raw.connection(PageChannel).connection_name):
         removed = await PageChannel.filter(page_id=page.id, channel_account_id=account.id).delete()
         if removed:
-            await audit.record(
+            await _page_audit(
                 "page.channel_detached",
-                actor_label=actor_label,
-                object_type="page",
-                object_id=page.id,
-                unit_id=page.unit_id,  # type: ignore[attr-defined]
-                source=source,
-                data={"account": account.id, "kind": account.kind.value},
+                page,
+                actor_label,
+                source,
+                {"account": account.id, "kind": account.kind.value},
             )
     return bool(removed)
 
