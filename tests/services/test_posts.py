@@ -14,9 +14,16 @@ from tortoise.context import TortoiseContext
 
 from communepol.app import create_app
 from communepol.db.models import (
+    Contact,
+    ContactKind,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
+    Follow,
+    FollowStatus,
+    Household,
+    HouseholdGroup,
+    HouseholdGroupMember,
     PostStatus,
     PublicationStatus,
     Role,
@@ -250,3 +257,22 @@ async def test_approvers_and_the_author_are_told_in_their_bot(
     await posts.approve_post(supervisor, post.id, settings)
     assert (await notices_to("officer"))[-1] == f"Tin #{post.id} của bạn đã được duyệt."
     assert len(await notices_to("supervisor")) == 2  # asked again after the resubmission
+
+
+async def test_a_shared_household_account_receives_a_post_once(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    page, staff = await _scene()
+    account = await pagekit.ChannelAccount.get(pages__page_id=page.id)
+    shared = await pagekit.contact(account, "shared-ea-sinh")
+    await Contact.filter(id=shared.id).update(kind=ContactKind.SHARED_HOUSEHOLD)
+    group = await HouseholdGroup.create(unit=page.unit, name="Nhóm 5 hộ", representative=shared)
+    for number in range(5):
+        household = await Household.create(hamlet=page.unit, head_name=f"Hộ {number}")
+        await HouseholdGroupMember.create(group=group, household=household)
+    await Follow.create(page=page, contact=shared, status=FollowStatus.ACTIVE)
+    post = await posts.create_post(staff["officer"], page.id, _input(), settings)
+    await posts.submit_post(staff["officer"], post.id, settings)
+    [publication] = await Publisher(settings, I18N).publish_due()
+    assert await Delivery.filter(publication_id=publication, contact_id=shared.id).count() == 1
+    assert await Delivery.filter(publication_id=publication).count() == 4  # 3 followers + it
