@@ -3,9 +3,9 @@ and the alerts waiting for a second person, in the supervisor's scope, each with
 
 Approve schedules a post (`posts.approve_post`) or sends an alert out (`Alerts.approve`);
 Reject asks for the reason and sends the post back to its author as a draft
-(`posts.reject_post`). The alert service has no rejection: an alert nobody approves does not
-go out, and its author can write a new one. Buttons: ``ov:p:<id>:y`` / ``ov:p:<id>:n`` for a
-post, ``ov:a:<id>:y`` for an alert, ``ov:cancel`` instead of a reason.
+(`posts.reject_post`), or closes the alert unsent (`Alerts.reject`); the author is told why.
+Buttons: ``ov:p:<id>:y`` / ``ov:p:<id>:n`` for a post, ``ov:a:<id>:y`` / ``ov:a:<id>:n`` for
+an alert, ``ov:cancel`` instead of a reason.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from communepol.db.models import Alert, Post, Staff
 from communepol.i18n import POST_CATEGORY_LABELS
 from communepol.ports import Button
 from communepol.services import officers, posts, scope
-from communepol.services.alerts import Alerts
+from communepol.services.alerts import Alerts, get_alert
 from communepol.services.pages import pick_translation
 
 router = Router()
@@ -91,7 +91,10 @@ async def waiting(turn: Turn, staff: Staff) -> None:
         for post in waiting_posts
     ]
     buttons += [
-        [Button(turn.gettext("Approve alert #{id}", id=alert.id), f"ov:a:{alert.id}:y")]
+        [
+            Button(turn.gettext("Approve alert #{id}", id=alert.id), f"ov:a:{alert.id}:y"),
+            Button(turn.gettext("Reject alert #{id}", id=alert.id), f"ov:a:{alert.id}:n"),
+        ]
         for alert in waiting_alerts
     ]
     turn.say("\n\n".join([turn.gettext("Waiting for your approval:"), *items]), buttons=buttons)
@@ -118,6 +121,16 @@ async def decided(turn: Turn, staff: Staff) -> None:
         turn.say(
             turn.gettext(
                 "Why is post #{id} sent back? Type the reason for its author.", id=item_id
+            ),
+            buttons=[[Button(turn.gettext("Cancel"), "ov:cancel")]],
+        )
+    elif kind == "a" and answer == "n":
+        await get_alert(staff, item_id)  # NotFound outside the scope, before asking why
+        turn.end()
+        turn.go(REJECT_FLOW, REASON, alert=item_id)
+        turn.say(
+            turn.gettext(
+                "Why is alert #{id} not sent? Type the reason for its author.", id=item_id
             ),
             buttons=[[Button(turn.gettext("Cancel"), "ov:cancel")]],
         )
@@ -153,10 +166,16 @@ async def _approve_post(turn: Turn, staff: Staff, post_id: int) -> None:
 @for_staff
 async def reason_typed(turn: Turn, staff: Staff) -> None:
     reason = (turn.event.text or "").strip()
-    post_id = turn.data.get("post")
-    if not reason or not isinstance(post_id, int):
+    post_id, alert_id = turn.data.get("post"), turn.data.get("alert")
+    if not reason or not (isinstance(post_id, int) or isinstance(alert_id, int)):
         turn.say(turn.gettext("Type the reason, or press Cancel."))
         return
     turn.end()
-    await posts.reject_post(staff, post_id, reason, source="bot")
-    turn.say(turn.gettext("Post #{id} was sent back to its author as a draft.", id=post_id))
+    if isinstance(alert_id, int):
+        service = Alerts(services(turn).settings, turn.i18n)
+        await service.reject(staff, alert_id, reason, source="bot")
+        turn.say(turn.gettext("Alert #{id} will not be sent; its author is told why.", id=alert_id))
+        return
+    if isinstance(post_id, int):
+        await posts.reject_post(staff, post_id, reason, source="bot")
+        turn.say(turn.gettext("Post #{id} was sent back to its author as a draft.", id=post_id))

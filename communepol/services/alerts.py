@@ -280,6 +280,44 @@ class Alerts:
             alert, approver, from_status=AlertStatus.PENDING_APPROVAL, source=source
         )
 
+    async def reject(
+        self, approver: Staff, alert_id: int, reason: str, *, source: str = "web"
+    ) -> Alert:
+        """The second person refuses an alert waiting for them: it never goes out (closed),
+        and its issuer is told why."""
+        alert = await get_alert(approver, alert_id)
+        if alert.created_by_id == approver.id:  # type: ignore[attr-defined]
+            raise PermissionDenied("a second person must decide on this alert")
+        if approver.role not in scope.APPROVER_ROLES:
+            raise PermissionDenied("only a supervisor can approve this")
+        reason = clean(reason)[:500]
+        if not reason:
+            raise ValidationError("say why the alert is not sent", field="reason")
+        async with in_transaction(raw.connection(Alert).connection_name):
+            changed = await Alert.filter(id=alert.id, status=AlertStatus.PENDING_APPROVAL).update(
+                status=AlertStatus.CLOSED
+            )
+            if changed != 1:
+                raise Conflict("this alert is not waiting for approval")
+            issuer = await Staff.get_or_none(id=alert.created_by_id, active=True)  # type: ignore[attr-defined]
+            if issuer is not None:
+                await notices.notify(
+                    [issuer],
+                    notices.ALERT_REJECTED,
+                    f"alert-rejected:{alert.id}",
+                    id=str(alert.id),
+                    reason=reason,
+                )
+            await audit.record(
+                "alert.rejected",
+                actor=approver,
+                object_type="alert",
+                object_id=alert.id,
+                source=source,
+                data={"reason": reason},
+            )
+        return await Alert.get(id=alert.id)
+
     async def _publish(
         self, alert: Alert, staff: Staff, *, from_status: AlertStatus, source: str
     ) -> Alert:

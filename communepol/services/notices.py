@@ -28,6 +28,7 @@ ALERT_WAITING = N_(
 )
 POST_APPROVED = N_("Your post #{id} was approved.")
 POST_REJECTED = N_("Your post #{id} was sent back: {reason}")
+ALERT_REJECTED = N_("Your alert #{id} was not approved and will not be sent: {reason}")
 
 
 @functools.cache

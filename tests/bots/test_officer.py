@@ -477,13 +477,49 @@ async def test_an_alert_across_two_communes_waits_for_a_second_person_who_approv
     assert own.text == "Nothing is waiting for your approval."
     [listing] = await second.send("/approve")
     assert f"Alert #{alert.id} · Missing person · 2 pages" in listing.text
-    assert listing.actions == [f"ov:a:{alert.id}:y"]
+    assert listing.actions == [f"ov:a:{alert.id}:y", f"ov:a:{alert.id}:n"]
     [approved] = await second.send("1")
     assert approved.text == f"Alert #{alert.id} approved: it is going out to 2 pages."
     alert = await Alert.get(id=alert.id)
     assert alert.status is AlertStatus.ACTIVE
     assert alert.approved_by_id == p.second_supervisor.id  # type: ignore[attr-defined]
     assert await _deliveries(DeliveryKind.ALERT) == await _follower_ids(p.ea_kar, p.ea_pal)
+
+
+async def test_a_second_person_can_refuse_an_alert_which_then_never_goes_out(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    p = await province()
+    supervisor = await linked(p, p.supervisor, settings, "tg-supervisor")
+    second = await linked(p, p.second_supervisor, settings, "tg-second")
+    await supervisor.send("/alert")
+    await supervisor.press("oa:cat:fraud_warning")
+    await supervisor.send("Cảnh báo lừa đảo qua điện thoại")
+    await supervisor.send("Kẻ gian giả danh công an.")
+    await supervisor.press("oa:skip:phone")
+    await supervisor.press("oa:to:all")
+    await supervisor.press("oa:confirm")
+    alert = await Alert.get()
+    assert alert.status is AlertStatus.PENDING_APPROVAL
+
+    await second.send("/approve")
+    [why] = await second.press(f"ov:a:{alert.id}:n")
+    assert why.text.startswith(f"Why is alert #{alert.id} not sent?")
+    [done] = await second.send("Trùng với cảnh báo của tỉnh hôm qua")
+    assert done.text == f"Alert #{alert.id} will not be sent; its author is told why."
+    alert = await Alert.get(id=alert.id)
+    assert alert.status is AlertStatus.CLOSED and alert.sent_at is None
+    assert not await Delivery.filter(kind=DeliveryKind.ALERT).exists()
+    # The second person was asked, then the issuer told why, each in their language
+    # (Vietnamese here).
+    told = await Delivery.filter(kind=DeliveryKind.NOTIFICATION).order_by("id")
+    assert [str(row.payload["text"]) for row in told] == [
+        f"Cảnh báo #{alert.id} gửi đến nhiều xã và đang chờ người thứ hai phê duyệt: gõ /duyet.",
+        f"Cảnh báo #{alert.id} của bạn không được duyệt và sẽ không được gửi: "
+        "Trùng với cảnh báo của tỉnh hôm qua",
+    ]
+    [listing] = await second.send("/approve")
+    assert listing.text == "Nothing is waiting for your approval."
 
 
 async def test_out_of_scope_is_not_found(db: TortoiseContext, settings: Settings) -> None:
