@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from tortoise.context import TortoiseContext
 
@@ -23,7 +22,6 @@ from communepol.db.models import (
     AuditEvent,
     ChannelAccount,
     ChannelKind,
-    Contact,
     Delivery,
     DeliveryKind,
     Page,
@@ -37,11 +35,11 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.i18n import I18n
-from communepol.ports import InboundEvent, InboundKind, Sender
 from communepol.services import staff as roster
 from communepol.services.posts import Publisher
 from communepol.settings import Settings
 from tests import pagekit
+from tests.botkit import Chatter
 
 I18N = I18n.load(default_locale="vi")
 
@@ -53,66 +51,19 @@ def conversations() -> Router:
     return router
 
 
-@dataclass
-class Reply:
-    text: str
-    actions: list[str]
-    labels: list[str]
-
-
-class Person:
+class Person(Chatter):
     """Someone writing to one bot, each message run as the inbox worker runs a stored event."""
-
-    serial = 0
 
     def __init__(self, account: ChannelAccount, settings: Settings, user: str) -> None:
         services = BotServices(settings=settings, keyring=pagekit.KEYRING)
-        self.engine = ConversationEngine(
+        engine = ConversationEngine(
             conversations(), pagekit.KEYRING, I18N, base_url="https://ca.example", services=services
         )
-        self.account = account
-        self.user = user
-
-    async def event(self, kind: InboundKind, **fields: Any) -> list[Reply]:
-        Person.serial += 1
-        event = InboundEvent(
-            event_id=f"{self.user}-{Person.serial}",
-            kind=kind,
-            chat_id=self.user,
-            sender=Sender(self.user, "An"),
-            message_id=f"m{Person.serial}",
-            **fields,
-        )
-        before = await Delivery.filter(kind=DeliveryKind.REPLY).values_list("id", flat=True)
-        await self.engine(self.account.id, Person.serial, event)
-        rows = (
-            await Delivery.filter(kind=DeliveryKind.REPLY)
-            .exclude(id__in=list(before))
-            .order_by("id")
-        )
-        return [_reply(row.payload) for row in rows]
-
-    async def send(self, text: str) -> list[Reply]:
-        if text.startswith("/"):
-            command, _, args = text[1:].partition(" ")
-            return await self.event(InboundKind.COMMAND, text=text, command=command, args=args)
-        return await self.event(InboundKind.TEXT, text=text)
-
-    async def press(self, action: str) -> list[Reply]:
-        return await self.event(InboundKind.BUTTON, action=action)
+        super().__init__(engine, account, user, "An")
 
     async def english(self) -> None:
         await self.send("/start")
         await self.press("lang:en")
-
-    async def contact(self) -> Contact:
-        key = pagekit.KEYRING.identity_hash(self.account.id, self.user)
-        return await Contact.get(channel_account_id=self.account.id, identity_hash=key)
-
-
-def _reply(payload: dict[str, Any]) -> Reply:
-    buttons = [b for row in payload.get("buttons", []) for b in row if b["kind"] == "action"]
-    return Reply(payload["text"], [b["action"] for b in buttons], [b["label"] for b in buttons])
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from tortoise.context import TortoiseContext
 
@@ -17,7 +16,6 @@ from communepol.db.models import (
     ChannelAccount,
     ChannelKind,
     ConsentRecord,
-    Contact,
     ConversationState,
     Delivery,
     DeliveryKind,
@@ -33,69 +31,24 @@ from communepol.db.models import (
     Unit,
 )
 from communepol.i18n import I18n
-from communepol.ports import InboundEvent, InboundKind, Sender
+from communepol.ports import InboundKind
 from communepol.services.follows import CONSENT_TEXT_VERSION
 from communepol.text import fold
 from tests import pagekit
+from tests.botkit import Chatter
 
 I18N = I18n.load(default_locale="vi")
 BASE_URL = "https://cong-an.example"
 
 
-@dataclass
-class Reply:
-    text: str
-    actions: list[str]
-    labels: list[str]
-
-
-class Resident:
+class Resident(Chatter):
     """One resident writing to one channel account, the way the inbox worker runs each event."""
 
     def __init__(self, account: ChannelAccount, user: str = "resident-1") -> None:
-        self.engine = ConversationEngine(
+        engine = ConversationEngine(
             resident_conversations(), pagekit.KEYRING, I18N, base_url=BASE_URL
         )
-        self.account = account
-        self.user = user
-        self.n = 0
-
-    async def event(self, kind: InboundKind, **fields: Any) -> list[Reply]:
-        self.n += 1
-        event = InboundEvent(
-            event_id=f"{self.user}-{self.n}",
-            kind=kind,
-            chat_id=self.user,
-            sender=Sender(self.user, "Hương"),
-            message_id=f"m{self.n}",
-            **fields,
-        )
-        before = await Delivery.filter(kind=DeliveryKind.REPLY).values_list("id", flat=True)
-        await self.engine(self.account.id, 10_000 * self.account.id + self.n, event)
-        rows = (
-            await Delivery.filter(kind=DeliveryKind.REPLY)
-            .exclude(id__in=list(before))
-            .order_by("id")
-        )
-        return [_reply(row.payload) for row in rows]
-
-    async def send(self, text: str) -> list[Reply]:
-        if text.startswith("/"):
-            command, _, args = text[1:].partition(" ")
-            return await self.event(InboundKind.COMMAND, text=text, command=command, args=args)
-        return await self.event(InboundKind.TEXT, text=text)
-
-    async def press(self, action: str) -> list[Reply]:
-        return await self.event(InboundKind.BUTTON, action=action)
-
-    async def contact(self) -> Contact:
-        key = pagekit.KEYRING.identity_hash(self.account.id, self.user)
-        return await Contact.get(channel_account_id=self.account.id, identity_hash=key)
-
-
-def _reply(payload: dict[str, Any]) -> Reply:
-    buttons = [b for row in payload.get("buttons", []) for b in row if b["kind"] == "action"]
-    return Reply(payload["text"], [b["action"] for b in buttons], [b["label"] for b in buttons])
+        super().__init__(engine, account, user, "Hương")
 
 
 async def commune(name: str) -> Unit:
