@@ -17,6 +17,8 @@ from communepol.db.orm import (
 
 EXPECTED_TABLES = {
     "unit",
+    "tip_route",
+    "rumour_cluster",
     "staff",
     "staff_identity",
     "api_token",

@@ -60,7 +60,10 @@ from communepol.db.models.sessions import WebSession
 from communepol.db.models.staff import ApiToken, Role, Staff, StaffIdentity
 from communepol.db.models.tips import (
     OPEN_TIP_STATUSES,
+    AttachmentStatus,
     RoutingRule,
+    RumourCluster,
+    RumourVerdict,
     SlaPolicy,
     Tip,
     TipAttachment,
@@ -68,6 +71,7 @@ from communepol.db.models.tips import (
     TipEvent,
     TipMessage,
     TipMessageDirection,
+    TipRoute,
     TipStatus,
     Urgency,
 )
@@ -133,6 +137,10 @@ __all__ = [
     "StaffIdentity",
     "Tip",
     "TipAttachment",
+    "AttachmentStatus",
+    "RumourCluster",
+    "RumourVerdict",
+    "TipRoute",
     "TipCategory",
     "TipEvent",
     "TipMessage",

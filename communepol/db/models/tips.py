@@ -87,6 +87,11 @@ class Tip(Model):
         "communepol.Tip", related_name="duplicates", null=True, on_delete=fields.SET_NULL
     )
     outcome = fields.TextField(null=True)
+    # Structured answers of the category's own questions (fraud: bank, amount, time, accounts).
+    details: dict[str, Any] = fields.JSONField(default=dict)
+    rumour_cluster: fields.ForeignKeyNullableRelation[RumourCluster] = fields.ForeignKeyField(
+        "communepol.RumourCluster", related_name="tips", null=True, on_delete=fields.SET_NULL
+    )
     first_response_due_at = fields.DatetimeField(null=True)
     resolution_due_at = fields.DatetimeField(null=True)
     first_response_at = fields.DatetimeField(null=True)
@@ -103,6 +108,54 @@ class Tip(Model):
             Index(fields=("status", "first_response_due_at"), name="tip_first_due_idx"),
             Index(fields=("status", "resolution_due_at"), name="tip_resolution_due_idx"),
         )
+
+
+class TipRoute(Model):
+    """A unit besides the home unit of a tip that receives it by a routing rule (the cyber desk
+    of the province for fraud); its officers and supervisors see and act on the tip too."""
+
+    id = fields.IntField(primary_key=True)
+    tip: fields.ForeignKeyRelation[Tip] = fields.ForeignKeyField(
+        "communepol.Tip", related_name="routes", on_delete=fields.CASCADE
+    )
+    unit: fields.ForeignKeyRelation[Unit] = fields.ForeignKeyField(
+        "communepol.Unit", related_name="tip_routes", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "tip_route"
+        unique_together = (("tip", "unit"),)
+
+
+class RumourVerdict(StrEnum):
+    TRUE = "true"
+    FALSE = "false"
+    MISLEADING = "misleading"
+    UNVERIFIED = "unverified"
+
+
+class RumourCluster(Model):
+    """Forwards of one rumour within a province: the same normalised text (or the same image)
+    from many residents. One verdict answers every tip of the cluster."""
+
+    id = fields.IntField(primary_key=True)
+    scope_unit: fields.ForeignKeyRelation[Unit] = fields.ForeignKeyField(
+        "communepol.Unit", related_name="rumour_clusters", on_delete=fields.CASCADE
+    )
+    fingerprint = fields.CharField(max_length=64)
+    normalized = fields.TextField(default="")
+    verdict = fields.CharEnumField(RumourVerdict, max_length=12, null=True)
+    explanation = fields.TextField(null=True)
+    decided_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "communepol.Staff", related_name="rumour_verdicts", null=True, on_delete=fields.SET_NULL
+    )
+    decided_at = fields.DatetimeField(null=True)
+    post_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "rumour_cluster"
+        unique_together = (("scope_unit", "fingerprint"),)
 
 
 class TipMessageDirection(StrEnum):
@@ -129,8 +182,18 @@ class TipMessage(Model):
         table = "tip_message"
 
 
+class AttachmentStatus(StrEnum):
+    PENDING = "pending"  # still on the platform; the media fetcher downloads it
+    STORED = "stored"  # in the media store, metadata stripped
+    FAILED = "failed"  # could not be fetched (too large, gone); the reason is kept
+
+
 class TipAttachment(Model):
-    """A photo, file or voice note. Images are stored with EXIF/GPS metadata stripped."""
+    """A photo, file or voice note. Images are stored with EXIF/GPS metadata stripped.
+
+    A resident's file is recorded at once as ``pending`` with the platform's reference sealed,
+    and fetched outside the conversation's transaction by the media fetcher (`jobs`), so a slow
+    platform never holds the database."""
 
     id = fields.IntField(primary_key=True)
     tip: fields.ForeignKeyRelation[Tip] = fields.ForeignKeyField(
@@ -142,16 +205,22 @@ class TipAttachment(Model):
         null=True,
         on_delete=fields.SET_NULL,
     )
-    kind = fields.CharField(max_length=8)  # an AttachmentKind value
-    content_type = fields.CharField(max_length=100)
-    size_bytes = fields.IntField()
-    sha256 = fields.CharField(max_length=64)
-    storage_path = fields.CharField(max_length=500)
+    kind = fields.CharField(max_length=8)  # a MediaKind value
+    content_type = fields.CharField(max_length=100, default="")
+    size_bytes = fields.IntField(default=0)
+    sha256 = fields.CharField(max_length=64, default="")
+    storage_path = fields.CharField(max_length=500, default="")
     metadata_stripped = fields.BooleanField(default=False)
+    status = fields.CharEnumField(AttachmentStatus, max_length=8, default=AttachmentStatus.STORED)
+    channel_account_id = fields.IntField(null=True)
+    source_sealed = fields.TextField(null=True)  # the platform's file reference, until fetched
+    attempts = fields.SmallIntField(default=0)
+    error = fields.CharField(max_length=200, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "tip_attachment"
+        indexes = (Index(fields=("status", "id"), name="tip_attachment_status_idx"),)
 
 
 class TipEvent(Model):

@@ -1,6 +1,7 @@
 """The alias vault: the only place an anonymous tip is linked to a contact.
 
-``sealed`` holds ``{"contact_id": ...}`` sealed under the ``alias-vault`` key; no view,
+Every tip has an entry, anonymous or not, so replies and "my tips" work one way for both; an
+anonymous tip has no other link to its contact. ``sealed`` holds ``{"contact_id": ...}`` sealed under the ``alias-vault`` key; no view,
 command, export or log opens it. Replies to an anonymous tipster are relayed by the vault
 service. Revealing an identity is a separate, audited `RevealRequest` with a stated reason and
 a second approver.
@@ -24,6 +25,9 @@ class AliasVaultEntry(Model):
         "communepol.Tip", related_name="vault_entry", on_delete=fields.CASCADE
     )
     sealed = fields.TextField()
+    # The keyed hash of the tipster's contact: "my tips" finds a person's tips by it, and
+    # "delete me" drops the entries; without the key it names nobody.
+    tipster_key = fields.CharField(max_length=64, db_index=True, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
