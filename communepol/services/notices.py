@@ -11,7 +11,7 @@ Notices are planned in the caller's transaction, with a dedup key per event and 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from communepol.db.models import Contact, DeliveryKind, Role, Staff, StaffIdentity, Unit
@@ -32,7 +32,7 @@ ALERT_REJECTED = N_("Your alert #{id} was not approved and will not be sent: {re
 
 
 @functools.cache
-def _i18n() -> I18n:
+def catalog() -> I18n:
     return I18n.load()
 
 
@@ -54,6 +54,22 @@ async def approvers_of(units: Sequence[Unit], *, besides: int | None = None) -> 
 async def notify(staff: Iterable[Staff], message: str, dedup: str, **params: Any) -> int:
     """Plan ``message`` (a msgid, formatted with ``params`` in each person's language) to every
     bot identity of ``staff``; how many rows were planned."""
+    return await send_to_staff(
+        staff,
+        lambda locale: OutboundMessage(text=catalog().gettext(locale, message, **params)),
+        dedup,
+    )
+
+
+async def send_to_staff(
+    staff: Iterable[Staff],
+    compose: Callable[[str], OutboundMessage],
+    dedup: str,
+    *,
+    tip_id: int | None = None,
+) -> int:
+    """Plan ``compose(locale)`` — a message with buttons, say — to every bot identity of
+    ``staff``, each in their own language; how many rows were planned."""
     people = {member.id: member for member in staff}
     if not people:
         return 0
@@ -67,14 +83,14 @@ async def notify(staff: Iterable[Staff], message: str, dedup: str, **params: Any
         )
         if contact is None:
             continue
-        text = _i18n().gettext(people[int(staff_id)].locale, message, **params)
         planned.append(
             Planned(
                 channel_account_id=int(account_id),
-                message=OutboundMessage(text=text),
+                message=compose(people[int(staff_id)].locale),
                 kind=DeliveryKind.NOTIFICATION,
                 dedup_key=f"notice:{dedup}:{contact.id}",
                 contact_id=contact.id,
+                tip_id=tip_id,
             )
         )
     return await outbox.enqueue_many(planned)

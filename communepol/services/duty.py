@@ -1,0 +1,94 @@
+"""Duty: who of a unit is on shift, so new tips go to them first.
+
+``/duty on`` opens a `DutyShift` for the officer's unit (at most one open shift per person);
+``/duty off`` closes it with a handover summary of the unit's open tips — how many, how many
+nobody has acknowledged, how many are overdue, which are the officer's own — which is stored
+on the shift and shown to the officer, and sent to whoever is still on duty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.transactions import in_transaction
+
+from communepol.clock import utcnow
+from communepol.db import raw
+from communepol.db.models import DutyShift, Staff, Tip
+from communepol.i18n import N_
+from communepol.services import audit, notices, tips
+
+HANDOVER = N_(
+    "{name} went off duty. Open tips: {open}, not acknowledged: {new}, overdue: {overdue}."
+)
+
+
+@dataclass(frozen=True)
+class Handover:
+    open: int
+    new: int
+    overdue: int
+    mine: list[Tip]
+    still_on_duty: int
+
+
+def _unit_id(staff: Staff) -> int:
+    return int(staff.unit_id)  # type: ignore[attr-defined]
+
+
+async def is_on_duty(staff: Staff) -> bool:
+    return await DutyShift.exists(staff_id=staff.id, ended_at__isnull=True)
+
+
+async def duty_on(staff: Staff, *, source: str = "bot") -> bool:
+    """Start a shift; False when one was already open."""
+    async with in_transaction(raw.connection(DutyShift).connection_name):
+        if await is_on_duty(staff):
+            return False
+        await DutyShift.create(staff=staff, unit_id=_unit_id(staff), started_at=utcnow())
+        await audit.record(
+            "duty.on",
+            actor=staff,
+            object_type="staff",
+            object_id=staff.id,
+            unit_id=_unit_id(staff),
+            source=source,
+        )
+    return True
+
+
+async def duty_off(staff: Staff, *, source: str = "bot") -> Handover | None:
+    """End the shift with its handover summary; None when the officer was not on duty."""
+    counts = await tips.count_tips(staff)
+    mine = await tips.list_tips(staff, tips.TipList.MINE)
+    async with in_transaction(raw.connection(DutyShift).connection_name):
+        shifts = await DutyShift.filter(staff_id=staff.id, ended_at__isnull=True)
+        if not shifts:
+            return None
+        note = (
+            f"open={counts['open']} new={counts['new']} overdue={counts['overdue']} "
+            f"mine={','.join('T-' + tip.reference for tip in mine)}"
+        )
+        await DutyShift.filter(id__in=[s.id for s in shifts]).update(
+            ended_at=utcnow(), handover_note=note
+        )
+        others = [p for p in await tips.on_duty(staff.unit_id) if p.id != staff.id]  # type: ignore[attr-defined]
+        await notices.notify(
+            others,
+            HANDOVER,
+            f"handover:{shifts[0].id}",
+            name=staff.full_name,
+            open=counts["open"],
+            new=counts["new"],
+            overdue=counts["overdue"],
+        )
+        await audit.record(
+            "duty.off",
+            actor=staff,
+            object_type="staff",
+            object_id=staff.id,
+            unit_id=_unit_id(staff),
+            source=source,
+            data=counts,
+        )
+    return Handover(counts["open"], counts["new"], counts["overdue"], mine, len(others))
