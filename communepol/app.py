@@ -26,7 +26,8 @@ from communepol import keys
 from communepol.crypto import Keyring
 from communepol.db.orm import open_database, require_current_schema
 from communepol.i18n import I18n
-from communepol.jobs import Ticker
+from communepol.jobs import Ticker, TipJobs
+from communepol.services import tipmedia
 from communepol.services.channels import ChannelFactory, ChannelRegistry
 from communepol.services.inbox import InboxWriter
 from communepol.services.posts import Publisher
@@ -42,6 +43,7 @@ from communepol.web.public import setup_public
 from communepol.web.qr import setup_qr
 from communepol.web.security import security_headers_middleware
 from communepol.web.templating import setup_templates
+from communepol.web.tipfiles import setup_tipfiles
 from communepol.web.webchat import setup_webchat
 from communepol.web.webhooks import setup_webhooks
 from communepol.workers.dispatcher import Dispatcher, default_limits
@@ -91,6 +93,7 @@ def create_app(
     setup_feeds(app)
     setup_qr(app)
     setup_media(app)
+    setup_tipfiles(app)
     setup_alerts(app)
     setup_webhooks(app)
     setup_webchat(app)
@@ -158,7 +161,13 @@ def _workers(run: bool) -> Callable[[web.Application], AsyncIterator[None]]:
         ticker: Ticker | None = None
         if run:
             pollers = Pollers(registry, writer, owner=owner)
-            ticker = Ticker(app[keys.PUBLISHER], on_published=dispatcher.wake)
+            ticker = Ticker(
+                app[keys.PUBLISHER],
+                on_published=dispatcher.wake,
+                tip_jobs=TipJobs(
+                    keyring, registry, tipmedia.store_for(app[keys.SETTINGS].data_dir)
+                ),
+            )
             ticker.start()
             tasks = [
                 asyncio.create_task(dispatcher.run(), name="dispatcher"),

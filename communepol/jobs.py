@@ -11,6 +11,10 @@ Jobs:
   ``PUBLISH_EVERY`` seconds; the dispatcher is woken when something was published.
 - ``housekeeping``: expire posts and alerts past their expiry, mark finished publications
   done, delete the contacts erased on request once their confirmation is sent.
+- ``escalate`` (every ``ESCALATE_EVERY`` seconds): overdue tips go to the supervisors above
+  their unit, again at each repeat interval (`communepol.services.sla.escalate_due`).
+- ``tip-files`` (every ``FETCH_EVERY`` seconds): the files residents attached to tips are
+  fetched from the platforms, cleaned and stored (`communepol.services.tipmedia`).
 """
 
 from __future__ import annotations
@@ -18,26 +22,49 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from communepol.clock import utcnow
+from communepol.crypto import Keyring
 from communepol.errors import Unavailable
-from communepol.services import alerts, follows
+from communepol.media import MediaStore
+from communepol.services import alerts, follows, sla, tipmedia
+from communepol.services.channels import ChannelRegistry
 from communepol.services.posts import Publisher
 
 log = logging.getLogger(__name__)
 
 PUBLISH_EVERY = 2.0  # seconds: "publish now" goes out within this
 HOUSEKEEPING_EVERY = 60.0
+ESCALATE_EVERY = 30.0  # the shortest deadline is minutes: escalation is at most this late
+FETCH_EVERY = 3.0
+
+
+@dataclass(frozen=True)
+class TipJobs:
+    """What the tip jobs need: the keyring (vault, sealed file references), the channel
+    adapters (to fetch files) and the media store."""
+
+    keyring: Keyring
+    registry: ChannelRegistry
+    store: MediaStore
 
 
 class Ticker:
-    def __init__(self, publisher: Publisher, *, on_published: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        on_published: Callable[[], None],
+        tip_jobs: TipJobs | None = None,
+    ) -> None:
         self.publisher = publisher
         self.on_published = on_published
+        self.tip_jobs = tip_jobs
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._running: set[asyncio.Task[object]] = set()
 
@@ -59,9 +86,27 @@ class Ticker:
         await alerts.expire_alerts(now)
         await follows.purge_erased()
 
+    async def escalate(self, now: datetime | None = None) -> int:
+        """Escalate overdue tips; the dispatcher is woken when a card was planned."""
+        if self.tip_jobs is None:
+            return 0
+        sent = await sla.escalate_due(self.tip_jobs.keyring, now)
+        if sent:
+            self.on_published()
+        return sent
+
+    async def fetch_tip_files(self) -> int:
+        if self.tip_jobs is None:
+            return 0
+        jobs = self.tip_jobs
+        return await tipmedia.fetch_pending(jobs.keyring, jobs.registry, jobs.store)
+
     def start(self) -> None:
         self._add(self.publish, PUBLISH_EVERY, "publish")
         self._add(self.housekeeping, HOUSEKEEPING_EVERY, "housekeeping")
+        if self.tip_jobs is not None:
+            self._add(self.escalate, ESCALATE_EVERY, "escalate")
+            self._add(self.fetch_tip_files, FETCH_EVERY, "tip-files")
         self.scheduler.start()
 
     def _add(self, job: Callable[[], Awaitable[object]], seconds: float, name: str) -> None:

@@ -24,7 +24,12 @@ outlive a tip, so every image is rewritten before it is stored (`strip_metadata`
   comments, plain-text extensions, every other application extension (XMP rides in one),
   and anything after the trailer.
 - **PDF** — returned unchanged: a PDF cannot be cleaned safely without a full parser. Only
-  staff may upload one (callers pass ``allowed`` accordingly); it is their document.
+  staff may upload one, and residents may attach one to a tip (callers pass ``allowed``
+  accordingly); officers are told a PDF is kept as it was sent.
+- **Voice notes** (Ogg/Opus from Telegram, M4A/AAC and AMR from Zalo, MP3) — returned
+  unchanged, for tips only: a voice note the messaging app recorded carries the codec and its
+  settings, not a place or a device. Video is not accepted: phones write the place a video was
+  shot into its container.
 
 A file that is cut short or does not follow its format raises `ValidationError`, never
 something half-cleaned: the walkers check every length (and every PNG CRC) before using it.
@@ -68,7 +73,14 @@ PNG = MediaType("image/png", "png", is_image=True)
 WEBP = MediaType("image/webp", "webp", is_image=True)
 GIF = MediaType("image/gif", "gif", is_image=True)
 PDF = MediaType("application/pdf", "pdf", is_image=False)
-MEDIA_TYPES = (JPEG, PNG, WEBP, GIF, PDF)
+OGG = MediaType("audio/ogg", "ogg", is_image=False)
+M4A = MediaType("audio/mp4", "m4a", is_image=False)
+AMR = MediaType("audio/amr", "amr", is_image=False)
+MP3 = MediaType("audio/mpeg", "mp3", is_image=False)
+MEDIA_TYPES = (JPEG, PNG, WEBP, GIF, PDF, OGG, M4A, AMR, MP3)
+AUDIO_CONTENT_TYPES = frozenset(
+    (OGG.content_type, M4A.content_type, AMR.content_type, MP3.content_type)
+)
 IMAGE_CONTENT_TYPES = frozenset(t.content_type for t in MEDIA_TYPES if t.is_image)
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -86,6 +98,14 @@ def sniff(data: bytes) -> MediaType | None:
         return GIF
     if data.startswith(b"%PDF-"):
         return PDF
+    if data.startswith(b"OggS"):
+        return OGG
+    if data.startswith(b"#!AMR"):
+        return AMR
+    if len(data) >= 12 and data[4:8] == b"ftyp" and data[8:11] == b"M4A":
+        return M4A  # the audio-only brand; any other MP4 may be a video
+    if data.startswith(b"ID3") or data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return MP3
     return None
 
 
@@ -422,9 +442,9 @@ def _gif_loop_extension(blocks: list[bytes]) -> bytes:
 # --- PDF --------------------------------------------------------------------------------------
 
 
-def _keep_pdf(data: bytes) -> bytes:
+def _keep_unchanged(data: bytes) -> bytes:
     # A PDF's metadata lives in its Info dictionary, XMP streams and in every embedded image;
-    # rewriting it needs a full parser. PDFs are accepted from staff only, unchanged.
+    # rewriting it needs a full parser. Voice notes hold no place (module docstring).
     return data
 
 
@@ -433,7 +453,11 @@ _STRIPPERS: dict[str, Callable[[bytes], bytes]] = {
     PNG.content_type: _strip_png,
     WEBP.content_type: _strip_webp,
     GIF.content_type: _strip_gif,
-    PDF.content_type: _keep_pdf,
+    PDF.content_type: _keep_unchanged,
+    OGG.content_type: _keep_unchanged,
+    M4A.content_type: _keep_unchanged,
+    AMR.content_type: _keep_unchanged,
+    MP3.content_type: _keep_unchanged,
 }
 
 
