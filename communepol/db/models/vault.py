@@ -3,8 +3,8 @@
 Every tip has an entry, anonymous or not, so replies and "my tips" work one way for both; an
 anonymous tip has no other link to its contact. ``sealed`` holds ``{"contact_id": ...}``
 sealed under the ``alias-vault`` key; no view, command, export or log opens it. Replies to
-an anonymous tipster are relayed by the vault service. Revealing an identity is a separate, audited `RevealRequest` with a stated reason and
-a second approver.
+an anonymous tipster are relayed by the vault service. Revealing an identity is a separate,
+audited `RevealRequest` with a stated reason and a second approver.
 """
 
 from __future__ import annotations
