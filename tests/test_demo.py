@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from vietnam_provinces import Ward
 
 from communepol.app import create_app
+from communepol.crypto import Keyring
 from communepol.db.models import (
     ChannelAccount,
     Contact,
@@ -22,8 +23,11 @@ from communepol.db.models import (
     Post,
     PostStatus,
     Staff,
+    Tip,
+    TipRoute,
 )
 from communepol.db.orm import open_database
+from communepol.services import sla
 from communepol.services.demo import build_demo, demo_database_url
 from communepol.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
@@ -59,10 +63,22 @@ async def test_demo_builds_and_every_printed_url_answers(
             assert "demo-resident" not in contact.identity_sealed
             assert "demo-resident" not in contact.identity_hash
         assert await ChannelAccount.all().count() == 1
+        # The tips: the three rumour forwards are one cluster, the fraud also reached the
+        # cyber desk, the fight was answered, and the unanswered one escalates at start.
+        assert await Tip.all().count() == 6
+        rumours = await Tip.filter(category="rumour_check").values_list(
+            "rumour_cluster_id", flat=True
+        )
+        assert len(rumours) == 3 and len(set(rumours)) == 1
+        assert await TipRoute.filter(tip__category="fraud").count() == 1
+        assert await Tip.filter(category="fight_weapons", status="acknowledged").count() == 1
+        assert await sla.escalate_due(Keyring(TEST_SECRET_KEY)) == 1
+        assert len(report.tip_references) == 2
 
     text = "\n".join(report.lines())
     assert "giamsat" in text and report.supervisor_password in text
     assert all(code in text for _name, _unit, code in report.officer_codes)
+    assert all(reference in text for reference in report.tip_references)
 
     client = await aiohttp_client(create_app(settings))
     paths = re.findall(r"http://127\.0\.0\.1:8080(/\S*)", text)

@@ -6,6 +6,11 @@ with households — five of them sharing one account, as Đắk Lắk's villages
 following the pages, and posts: published warnings and procedures, one post scheduled a few
 minutes ahead and one that recurs every Monday morning. Everything goes through the same
 services the product uses; the people are invented, the places are real.
+
+Tips too: a fight reported with its place (critical, acknowledged and answered), a fraud whose
+victim gave the bank and the amount (routed to the province's cyber desk as well), three
+forwards of one rumour clustered together, and a gambling tip left unanswered past its
+deadline, which the ticker escalates to the province supervisor when the demo starts.
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ from communepol.db.models import (
     PostStatus,
     PostTranslation,
     Role,
+    RoutingRule,
     ScheduleKind,
     Staff,
+    Tip,
+    TipCategory,
     Unit,
     UnitLevel,
 )
@@ -52,6 +60,7 @@ from communepol.services.contacts import (
     record_consent,
 )
 from communepol.services.staff import add_staff, generate_password
+from communepol.services.tips import TipInput, Tips
 from communepol.services.units import add_hamlet, import_units, resolve_unit
 from communepol.settings import Settings
 
@@ -101,6 +110,8 @@ class DemoReport:
     scheduled_title: str = ""
     scheduled_at: datetime | None = None
     alert_identifier: str = ""
+    tips: int = 0
+    tip_references: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         url = self.base_url
@@ -139,6 +150,13 @@ class DemoReport:
             alert = f"{url}/a/{self.alert_identifier}"
             lines.append(f"A missing-person alert on Krông Pắc: {alert}")
             lines.append(f"  the same as a CAP 1.2 document:  {alert}/cap.xml")
+        if self.tips:
+            lines += [
+                "",
+                f"Tips: {self.tips} sent by residents ({', '.join(self.tip_references)}). "
+                "Link an officer's code in a bot, then /duty on, /tips, /tips overdue;",
+                "  residents report with /tip (or just write) and follow theirs with /mytips.",
+            ]
         lines += [
             "",
             f"Health {url}/healthz · readiness {url}/readyz · metrics {url}/metrics",
@@ -238,6 +256,7 @@ async def _seed(settings: Settings, keyring: Keyring, report: DemoReport) -> Non
     await _households(keyring, webchat, communes["cu mgar"], supervisor.staff, report)
     await _posts(settings, pages, supervisor.staff, now, report)
     await _alert(settings, pages["krong pac"], supervisor.staff, now, report)
+    await _tips(keyring, webchat, province, communes, supervisor.staff, report)
 
 
 async def _follow(contact: Contact, page: Page) -> None:
@@ -442,3 +461,102 @@ async def _alert(
     )
     sent = await Alerts(settings, I18n.load()).send(issuer, alert.id, source="demo")
     report.alert_identifier = sent.identifier
+
+
+# (category, commune, text, anonymous)
+DEMO_TIPS = (
+    (
+        "fight_weapons",
+        "cu mgar",
+        "Khoảng 10 thanh niên cầm dao tụ tập trước quán net gần trường, có vẻ sắp đánh nhau.",
+        True,
+    ),
+    (
+        "fraud",
+        "ea kar",
+        "Tôi bị gọi điện giả danh công an, yêu cầu chuyển tiền để 'xác minh tài khoản'.",
+        False,
+    ),
+    (
+        "rumour_check",
+        "cu mgar",
+        "Công an xã sẽ PHÁT TIỀN hỗ trợ 5 triệu, bấm link bit.ly/abc để nhận!!",
+        True,
+    ),
+    (
+        "rumour_check",
+        "ea kar",
+        "cong an xa se phat tien ho tro 5 trieu, bam link bit.ly/abc de nhan",
+        True,
+    ),
+    (
+        "rumour_check",
+        "krong pac",
+        "Công an  xã sẽ phát tiền   hỗ trợ 5 triệu bấm link https://bit.ly/abc để nhận",
+        True,
+    ),
+    ("gambling", "cu mgar", "Tối nào cũng có sòng bạc trong rẫy cà phê cuối buôn Ea Sinh.", True),
+)
+
+
+async def _tips(
+    keyring: Keyring,
+    webchat: ChannelAccount,
+    province: Unit,
+    communes: dict[str, Unit],
+    supervisor: Staff,
+    report: DemoReport,
+) -> None:
+    """The tips of the module docstring, sent through the tip service as residents send them."""
+    desk_unit = await Unit.create(
+        level=UnitLevel.DISTRICT,
+        kind="Phòng",
+        name="Phòng An ninh mạng (demo)",
+        name_folded="an ninh mang demo",
+        parent=province,
+        path=f"{province.path}{province.id}/",
+    )
+    await RoutingRule.create(scope_unit=province, category=TipCategory.FRAUD, target_unit=desk_unit)
+    desk = Tips(keyring)
+    submitted = []
+    for number, (category, search, text, anonymous) in enumerate(DEMO_TIPS, start=1):
+        contact, _ = await find_or_create_contact(
+            keyring, webchat, ContactIdentity(f"demo-tipster-{number}"), locale="vi"
+        )
+        details = (
+            {"bank": "Vietcombank", "amount": "18.500.000 đ", "transfer_time": "9:40 sáng nay"}
+            if category == "fraud"
+            else {}
+        )
+        submitted.append(
+            await desk.submit(
+                contact,
+                TipInput(
+                    category=category,
+                    text=text,
+                    unit_id=communes[search].id,
+                    anonymous=anonymous,
+                    location_text="Trước quán net, đường Hùng Vương" if number == 1 else None,
+                    details=details,
+                    source="demo",
+                ),
+            )
+        )
+    officer = await Staff.filter(unit_id=communes["cu mgar"].id, role=Role.OFFICER).first()
+    if officer is not None:
+        fight = submitted[0].tip
+        await desk.acknowledge(officer, fight.id, source="demo")
+        await desk.reply(
+            officer,
+            fight.id,
+            "Cảm ơn bạn, tổ tuần tra đang đến. Bạn giữ khoảng cách an toàn.",
+            source="demo",
+        )
+    # Nobody answered the gambling tip: its deadline passed an hour ago.
+    late = submitted[-1].tip
+    await Tip.filter(id=late.id).update(
+        created_at=utcnow() - timedelta(hours=9),
+        first_response_due_at=utcnow() - timedelta(hours=1),
+    )
+    report.tips = len(submitted)
+    report.tip_references = [item.reference for item in submitted[:2]]
