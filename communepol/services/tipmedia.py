@@ -30,7 +30,7 @@ from communepol.db.models import AttachmentStatus, Staff, TipAttachment
 from communepol.errors import CommunepolError, NotFound, ValidationError
 from communepol.i18n import I18n
 from communepol.media import AUDIO_CONTENT_TYPES, IMAGE_CONTENT_TYPES, PDF, MediaStore
-from communepol.ports import Media, MediaKind, OutboundMessage, SendError
+from communepol.ports import Media, MediaKind, OutboundMessage, PermanentSendError, SendError
 from communepol.services import notices, tips
 from communepol.services.channels import ChannelRegistry
 from communepol.services.tipcards import reference_of
@@ -75,6 +75,9 @@ async def fetch_pending(
             saved = await asyncio.to_thread(store.save, data, allowed=ACCEPTED, max_bytes=MAX_BYTES)
         except ValidationError as err:
             await _fail(row, err.message)
+            continue
+        except PermanentSendError:
+            await _fail(row, "the platform no longer has this file")
             continue
         except (SendError, CommunepolError, OSError) as err:
             log.warning("tip attachment %s not fetched: %s", row.id, type(err).__name__)
