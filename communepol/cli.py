@@ -1459,6 +1459,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--account", type=_account_id, metavar="ID", help="with --all-dead: only this account's"
     )
 
+    from communepol.cli_tips import add_tip_commands
+
+    add_tip_commands(group("tips", "Tips: deadlines, routing rules, response times, export."), add)
+
     i18n_commands = group("i18n", "Translation catalogs.")
     root = Path(__file__).resolve().parent.parent
     for name, func, text in (

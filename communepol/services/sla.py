@@ -27,12 +27,12 @@ from communepol.crypto import Keyring
 from communepol.db import raw
 from communepol.db.models import (
     OPEN_TIP_STATUSES,
-    Role,
     SlaPolicy,
     Staff,
     Tip,
     TipEvent,
     Unit,
+    UnitLevel,
     Urgency,
 )
 from communepol.errors import ValidationError
@@ -239,29 +239,41 @@ class ResponseTime:
 async def response_times(
     staff: Staff, *, since: datetime | None = None, now: datetime | None = None
 ) -> list[ResponseTime]:
-    """Per commune in ``staff``'s scope: tips received since ``since`` (30 days by default),
-    how long the first response took, and the open and overdue tips now."""
-    now = now or utcnow()
-    since = since or now - timedelta(days=30)
+    """`response_times_for_unit` of ``staff``'s own unit: what their board shows."""
     own = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
     await scope.require_unit(staff, own)
-    units = {u.id: u for u in await Unit.filter(subtree_q(own), level="commune").order_by("name")}
-    if own.level.value == "commune":
-        units = {own.id: own}
-    rows = await Tip.filter(unit_id__in=list(units), created_at__gte=since).values_list(
+    return await response_times_for_unit(own, since=since, now=now)
+
+
+async def response_times_for_unit(
+    unit: Unit, *, since: datetime | None = None, now: datetime | None = None
+) -> list[ResponseTime]:
+    """Per commune under ``unit`` (or ``unit`` itself, a commune), by name: tips received
+    since ``since`` (30 days by default), how long the first response took (median and 90th
+    percentile minutes), and the open and overdue tips now."""
+    now = now or utcnow()
+    since = since or now - timedelta(days=30)
+    if unit.level is UnitLevel.COMMUNE:
+        communes = [unit]
+    else:
+        communes = list(
+            await Unit.filter(subtree_q(unit), level=UnitLevel.COMMUNE).order_by("name", "id")
+        )
+    ids = [commune.id for commune in communes]
+    waits: dict[int, list[float]] = {unit_id: [] for unit_id in ids}
+    received = dict.fromkeys(ids, 0)
+    rows = await Tip.filter(unit_id__in=ids, created_at__gte=since).values_list(
         "unit_id", "created_at", "first_response_at"
     )
-    waits: dict[int, list[float]] = {unit_id: [] for unit_id in units}
-    received: dict[int, int] = dict.fromkeys(units, 0)
     for unit_id, created, answered in rows:
         received[unit_id] += 1
         if answered is not None:
             waits[unit_id].append((answered - created).total_seconds() / 60)
-    open_rows = await Tip.filter(unit_id__in=list(units), status__in=OPEN_TIP_STATUSES).values_list(
+    opened = dict.fromkeys(ids, 0)
+    overdue = dict.fromkeys(ids, 0)
+    open_rows = await Tip.filter(unit_id__in=ids, status__in=OPEN_TIP_STATUSES).values_list(
         "unit_id", "first_response_at", "first_response_due_at", "resolution_due_at"
     )
-    opened: dict[int, int] = dict.fromkeys(units, 0)
-    overdue: dict[int, int] = dict.fromkeys(units, 0)
     for unit_id, answered, first_due, resolution_due in open_rows:
         opened[unit_id] += 1
         if (answered is None and first_due is not None and first_due <= now) or (
@@ -269,23 +281,20 @@ async def response_times(
         ):
             overdue[unit_id] += 1
     figures = []
-    for unit_id, unit in units.items():
-        values = sorted(waits[unit_id])
+    for commune in communes:
+        values = sorted(waits[commune.id])
         figures.append(
             ResponseTime(
-                unit_id=unit_id,
-                unit_name=unit.name,
-                received=received[unit_id],
+                unit_id=commune.id,
+                unit_name=commune.name,
+                received=received[commune.id],
                 answered=len(values),
                 median_minutes=round(statistics.median(values), 1) if values else None,
                 p90_minutes=round(values[min(len(values) - 1, int(0.9 * len(values)))], 1)
                 if values
                 else None,
-                open=opened[unit_id],
-                overdue=overdue[unit_id],
+                open=opened[commune.id],
+                overdue=overdue[commune.id],
             )
         )
     return figures
-
-
-__all__ = ["DEFAULTS", "Deadlines", "Policy", "ResponseTime", "Role"]
