@@ -31,6 +31,7 @@ def menu_buttons(turn: Turn) -> list[list[Button]]:
             Button(turn.gettext("Follow a page"), "follow"),
         ],
         [Button(turn.gettext("Language"), "language"), Button(turn.gettext("Help"), "help")],
+        [Button(turn.gettext("Report"), "tip"), Button(turn.gettext("My tips"), "mytips")],
     ]
 
 
@@ -57,6 +58,11 @@ async def show_help(turn: Turn) -> None:
         + turn.gettext(
             "Type /menu for the menu, /follow to follow your commune's page, /stop to stop "
             "receiving posts, /mydata to see what we keep about you and /deleteme to erase it."
+        )
+        + "\n"
+        + turn.gettext(
+            "Type /tip to report something to the police, ask a question or check a rumour "
+            "(you can stay anonymous), and /mytips to see your tips."
         ),
         buttons=menu_buttons(turn),
     )

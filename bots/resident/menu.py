@@ -12,12 +12,12 @@ from bots.resident.common import (
     ask_language,
     back_buttons,
     menu_buttons,
-    not_understood,
     page_url,
     show_help,
     when,
 )
 from bots.resident.follow import after_language
+from bots.resident.tip import offer_tip
 from communepol.db.models import Contact, PostCategory
 from communepol.i18n import POST_CATEGORY_LABELS, SUPPORTED_LOCALES
 from communepol.ports import Button
@@ -163,4 +163,6 @@ async def help_reply(turn: Turn) -> None:
 
 @router.otherwise
 async def fallback(turn: Turn) -> None:
-    await not_understood(turn)
+    """A message outside any conversation is offered as a tip, a question or a rumour check
+    (commands and buttons nobody answers are "not understood")."""
+    await offer_tip(turn)

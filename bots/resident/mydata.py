@@ -20,7 +20,7 @@ from bots.resident.common import (
 )
 from communepol.db.models import FollowStatus
 from communepol.ports import Button
-from communepol.services import follows
+from communepol.services import follows, vault
 
 router = Router()
 
@@ -116,6 +116,9 @@ async def erase_answered(turn: Turn) -> None:
         if (turn.flow, turn.step) != (FLOW, CONFIRM):
             await ask_to_erase(turn)  # a stale button: ask again rather than erase
             return
+        if turn.services is not None:
+            # Their tips stay (police records), but nothing links them to this person now.
+            await vault.forget_tipster(turn.services.keyring, turn.contact)
         await follows.erase_contact(turn.contact)
         turn.end()
         # No buttons: offered buttons would be stored as conversation state again.

@@ -371,7 +371,16 @@ async def test_the_menu_reads_posts_by_category_and_the_procedures(db: TortoiseC
     await resident.press("lang:en")
 
     [menu] = await resident.send("menu")
-    assert menu.actions == ["posts", "procedures", "mypages", "follow", "language", "help"]
+    assert menu.actions == [
+        "posts",
+        "procedures",
+        "mypages",
+        "follow",
+        "language",
+        "help",
+        "tip",
+        "mytips",
+    ]
     [categories] = await resident.send("1")  # Posts: they follow nothing, so every page's
     assert categories.actions == ["posts:procedure", "posts:fraud_warning", "menu"]
     assert categories.labels[:2] == ["Administrative procedure", "Fraud warning"]

@@ -164,7 +164,11 @@ async def test_the_same_resident_conversation_on_every_platform(
     assert any("Language set: English." in t for t in texts)
     assert "You can write to us here at any time." in texts[-1]
     count = len(texts)
-    await resident.send("what is this?")
+    await resident.send("what is this?")  # outside any conversation: offered as a tip
+    texts = await resident.replies_after(count)
+    assert any("Would you like to send this to the commune police?" in t for t in texts[count:])
+    count = len(texts)
+    await resident.send("/nosuchcommand")
     texts = await resident.replies_after(count)
     assert any("Sorry, I did not understand that." in t for t in texts[count:])
     count = len(texts)
@@ -176,7 +180,7 @@ async def test_the_same_resident_conversation_on_every_platform(
     assert (
         f'communepol_deliveries_total{{channel="{kind}",outcome="sent"}} {len(texts)}.0' in metrics
     )
-    assert 'communepol_inbound_events_total{outcome="done"} 4.0' in metrics
+    assert 'communepol_inbound_events_total{outcome="done"} 5.0' in metrics
 
 
 async def test_a_replayed_or_concurrent_duplicate_is_stored_and_answered_once(
