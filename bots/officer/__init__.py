@@ -1,6 +1,7 @@
 """The officer conversation, in the same bots residents use: linking a bot identity to the
 roster (`link`), writing a post (`post`), sending, updating and ending an alert (`alert`),
-approving (`approve`) and a post's figures (`stats`).
+approving (`approve`), a post's figures (`stats`), duty shifts (`duty`) and tips — lists,
+cards and every action on them (`tips`).
 
 Each part has its own router; ``router`` combines them and is included in the app's router
 next to the resident one. Every command but ``/link`` answers only linked, active staff;
@@ -11,7 +12,7 @@ an English and a Vietnamese spelling (``/post``, ``/dangtin``).
 from __future__ import annotations
 
 from bots.conversation import Router
-from bots.officer import alert, approve, link, post, stats
+from bots.officer import alert, approve, duty, link, post, stats, tips
 
 router = Router()
 router.include(link.router)
@@ -19,5 +20,7 @@ router.include(post.router)
 router.include(alert.router)
 router.include(approve.router)
 router.include(stats.router)
+router.include(duty.router)
+router.include(tips.router)
 
 __all__ = ["router"]

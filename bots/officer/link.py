@@ -30,9 +30,11 @@ def looks_like_code(text: str) -> bool:
 
 def officer_commands(turn: Turn) -> str:
     return turn.gettext(
-        "Commands: /post to write a post, /alert to send an alert, /found to end an alert, "
-        "/update to update one, /approve for what waits for your approval, /stats for your "
-        "latest post's figures, /officer for this list."
+        "Commands: /duty on and /duty off for your shift, /tips for the open tips (/tips "
+        "mine, /tips overdue), /viewtip T-7K3M9P to open one, /post to write a post, /alert to "
+        "send an alert, /found to end an alert, /update to update one, /approve for what "
+        "waits for your approval, /stats for your latest post's figures, /officer for this "
+        "list."
     )
 
 

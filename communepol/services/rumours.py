@@ -40,6 +40,7 @@ from communepol.errors import Conflict, NotFound, ValidationError
 from communepol.i18n import N_, I18n
 from communepol.ports import OutboundMessage
 from communepol.services import audit, notices, vault
+from communepol.settings import Settings
 from communepol.text import clean_message, fold
 
 NEAR = 0.8  # shingle overlap that counts as the same rumour
@@ -222,15 +223,20 @@ async def give_verdict(
 
 
 async def publish_verdict(
-    staff: Staff, cluster_id: int, i18n: I18n, settings: object, *, source: str = "bot"
+    staff: Staff, tip_ref: int | str, i18n: I18n, settings: Settings, *, source: str = "bot"
 ) -> int:
-    """Turn a decided rumour into a rumour-check post on the page of ``staff``'s unit (or the
-    nearest page above it); the post's id. Approval rules of the page apply."""
+    """Turn the decided rumour of ``tip_ref`` (a tip ``staff`` may see) into a rumour-check
+    post on the page of ``staff``'s unit (or the nearest page above it), once; the post's id.
+    Approval rules of the page apply."""
     from communepol.services import posts  # posts is heavier; only this path needs it
+    from communepol.services.tips import access_tip  # tips imports this module
 
-    cluster = await RumourCluster.get_or_none(id=cluster_id)
+    tip = await access_tip(staff, tip_ref)
+    cluster = await RumourCluster.get_or_none(id=tip.rumour_cluster_id)  # type: ignore[attr-defined]
     if cluster is None or cluster.verdict is None:
-        raise NotFound("not found")
+        raise Conflict("this rumour has no verdict yet")
+    if cluster.post_id is not None:
+        raise Conflict(f"this verdict was already written as post #{cluster.post_id}")
     unit = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
     page = await _page_for(unit)
     if page is None:
@@ -253,9 +259,14 @@ async def publish_verdict(
     data = posts.PostInput(
         category="rumour_check", translations=[posts.Translation(locale, title, body)]
     )
-    post = await posts.create_post(staff, page.id, data, settings, source=source)  # type: ignore[arg-type]
-    post = await posts.submit_post(staff, post.id, settings, source=source)  # type: ignore[arg-type]
-    await RumourCluster.filter(id=cluster.id).update(post_id=post.id)
+    async with in_transaction(raw.connection(RumourCluster).connection_name):
+        # Claimed first, so a second press does not write a second post.
+        claimed = await RumourCluster.filter(id=cluster.id, post_id__isnull=True).update(post_id=0)
+        if not claimed:
+            raise Conflict("this verdict was already written as a post")
+        post = await posts.create_post(staff, page.id, data, settings, source=source)
+        post = await posts.submit_post(staff, post.id, settings, source=source)
+        await RumourCluster.filter(id=cluster.id).update(post_id=post.id)
     return post.id
 
 

@@ -211,6 +211,7 @@ async def scope_q(staff: Staff) -> Q:
 async def access_tip(staff: Staff, ref: int | str) -> Tip:
     """The tip ``ref`` (its id, or its reference as typed) if ``staff`` may see it; `NotFound`
     otherwise — the same answer as for a tip that does not exist."""
+    await _staff_unit(staff)  # a deactivated account finds nothing, existing or not
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) <= 10):
         tip = await Tip.get_or_none(id=int(ref)).prefetch_related("unit")
     else:

@@ -216,7 +216,7 @@ async def test_a_verdict_becomes_a_rumour_check_post_on_the_communes_page(
         pagekit.KEYRING, village.officer, sent.reference, "false", EXPLANATION
     )
 
-    post_id = await rumours.publish_verdict(village.officer, cluster.id, I18N, settings)
+    post_id = await rumours.publish_verdict(village.officer, sent.reference, I18N, settings)
 
     post = await Post.get(id=post_id)
     assert post.page_id == village.page.id and post.category is PostCategory.RUMOUR_CHECK  # type: ignore[attr-defined]
@@ -227,3 +227,6 @@ async def test_a_verdict_becomes_a_rumour_check_post_on_the_communes_page(
     assert translation.locale == "vi"
     assert FORWARDS[0] in translation.body and EXPLANATION in translation.body
     assert (await RumourCluster.get(id=cluster.id)).post_id == post.id
+    with pytest.raises(Conflict):  # pressed twice: still one post
+        await rumours.publish_verdict(village.officer, sent.reference, I18N, settings)
+    assert await Post.filter(category=PostCategory.RUMOUR_CHECK).count() == 1
