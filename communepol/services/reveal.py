@@ -14,6 +14,7 @@ anyone learning whom they reach.
 
 from __future__ import annotations
 
+from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from communepol.clock import utcnow
@@ -184,8 +185,36 @@ async def revealed_identity(
     return f"{name} ({PLATFORM_NAMES.get(account.kind, account.kind.value)}) — {account.name}"
 
 
+async def waiting_for(staff: Staff, *, limit: int = 10) -> list[RevealRequest]:
+    """Undecided requests ``staff`` may decide: on tips in their scope, asked by someone else;
+    empty for anyone who is not a supervisor or an admin."""
+    if staff.role not in scope.APPROVER_ROLES:
+        return []
+    rows = await RevealRequest.filter(
+        tips_in_scope(await tips.scope_q(staff)), decided_at__isnull=True
+    ).exclude(requested_by_id=staff.id).order_by("id").limit(limit).prefetch_related(
+        "tip", "requested_by"
+    )
+    return list(rows)
+
+
+async def approved_for(staff: Staff, *, limit: int = 10) -> list[RevealRequest]:
+    """``staff``'s own approved requests, newest first."""
+    rows = await RevealRequest.filter(requested_by_id=staff.id, approved=True).order_by(
+        "-id"
+    ).limit(limit).prefetch_related("tip")
+    return list(rows)
+
+
+def tips_in_scope(condition: Q) -> Q:
+    """``condition`` on tips (`tips.scope_q`), applied to a request's tip."""
+    return Q(tip_id__in=Subquery(Tip.filter(condition).values("id")))
+
+
 __all__ = [
     "MIN_REASON",
+    "approved_for",
+    "waiting_for",
     "decide_reveal",
     "request_reveal",
     "revealed_identity",
