@@ -28,7 +28,7 @@ FLOW = "erase"
 CONFIRM = "confirm"
 
 
-def _render(turn: Turn, data: follows.MyData) -> str:
+def _render(turn: Turn, data: follows.MyData, tips_sent: int) -> str:
     language = LANGUAGE_NAMES.get(data.locale or "") or turn.gettext("not chosen yet")
     items = [
         turn.gettext("Channel: {channel}", channel=channel_name(turn, data.channel)),
@@ -73,6 +73,14 @@ def _render(turn: Turn, data: follows.MyData) -> str:
             sent=data.messages_sent,
         )
     )
+    if tips_sent:
+        lines.append(
+            turn.gettext(
+                "Tips you sent: {count} (type /mytips). They are police records: deleting your "
+                "data removes only their link to you.",
+                count=tips_sent,
+            )
+        )
     lines += ["", turn.gettext("Type “delete me” to erase all of this.")]
     return "\n".join(lines)
 
@@ -83,8 +91,10 @@ def _render(turn: Turn, data: follows.MyData) -> str:
 async def my_data(turn: Turn) -> None:
     turn.end()
     data = await follows.my_data(turn.contact)
+    keyring = turn.services.keyring if turn.services is not None else None
+    sent = len(await vault.tip_ids_of(keyring, turn.contact)) if keyring is not None else 0
     turn.say(
-        _render(turn, data),
+        _render(turn, data, sent),
         buttons=[[Button(turn.gettext("Delete my data"), "deleteme")], *back_buttons(turn)],
     )
 
@@ -99,6 +109,11 @@ async def ask_to_erase(turn: Turn) -> None:
             "This deletes everything we keep about you: the pages you follow, your consent "
             "answers, your language and the messages to you. Nothing more will be sent to you "
             "until you follow a page again.\nDelete everything?"
+        )
+        + "\n"
+        + turn.gettext(
+            "The tips you sent stay with the police, but nothing will link them to you any "
+            "more: you will no longer hear about them."
         ),
         buttons=[
             [

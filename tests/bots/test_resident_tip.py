@@ -391,7 +391,10 @@ async def test_delete_me_unlinks_the_person_from_their_tips(
     resident = Resident(c.bot, settings)
     await resident.follows(c.ea_kar_page)
     tip = await _tip(resident, "Có người cho vay nặng lãi ở chợ.")
-    await resident.send("delete me")
+    [mine] = await resident.send("my data")
+    assert "Tips you sent: 1 (type /mytips)." in mine.text
+    [warning] = await resident.send("delete me")
+    assert "The tips you sent stay with the police" in warning.text
     await resident.press("erase:yes")
     assert not await AliasVaultEntry.exists()
     await resident.press("lang:en")  # they come back
