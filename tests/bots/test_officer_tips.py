@@ -181,7 +181,8 @@ async def test_duty_decides_who_hears_of_a_new_tip_and_going_off_hands_over(
     second = await submit(d.residents[1], d.ea_kar)
     assert await notified(second) == {an_contact.id}
     card = (await Delivery.get(tip_id=second.id, kind=DeliveryKind.NOTIFICATION)).payload
-    assert f"Tip {ref(second)}" in card["text"]
+    # In the officer's language (staff are Vietnamese unless set otherwise).
+    assert card["text"].startswith(f"🔔 Tin báo mới\nTin báo {ref(second)} · Trộm cắp")
     assert ["tk", str(second.id), "ack"] in [
         b["action"].split(":") for row in card["buttons"] for b in row
     ]
@@ -200,7 +201,7 @@ async def test_duty_decides_who_hears_of_a_new_tip_and_going_off_hands_over(
     )
     assert handover.actions == [f"tko:{second.id}"]
     summary = await Delivery.filter(contact_id=binh_contact.id, kind=DeliveryKind.NOTIFICATION)
-    assert any("Nguyễn Văn An went off duty" in row.payload["text"] for row in summary)
+    assert any("Nguyễn Văn An đã hết ca trực" in row.payload["text"] for row in summary)
     [not_on] = await an.send("/duty off")
     assert not_on.text == "You were not on duty."
 
