@@ -44,7 +44,7 @@ from tests.fakes.telegram import FakeTelegram
 BASE_URL = "http://127.0.0.1:8080"  # the public address the e2e app is configured with
 MARKER = "770077123"  # in the tipster's platform id and in their name
 NAME = f"Lan{MARKER}"
-USERS = {
+USERS: dict[str, dict[str, Any]] = {
     "telegram": {"resident": int(MARKER), "officer": 5150, "chief": 5151},
     "zalo-oa": {
         "resident": f"5550001{MARKER}000",
@@ -254,11 +254,8 @@ async def test_a_tip_with_a_photo_and_a_place_is_answered_and_resolved(
 
     tip = await Tip.get(id=tip.id)
     assert tip.status is TipStatus.RESOLVED and tip.first_response_at is not None
-    kinds = await TipEvent.filter(tip_id=tip.id).values_list("data", flat=True)
-    assert [d.get("to") for d in kinds if "to" in d] == [  # type: ignore[union-attr]
-        "acknowledged",
-        "resolved",
-    ]
+    changes = [event.data.get("to") for event in await TipEvent.filter(tip_id=tip.id)]
+    assert [to for to in changes if to] == ["acknowledged", "resolved"]
 
     # The officer opens the photo: a message whose media is the signed link to the clean copy.
     await s.officer.press(f"tk:{tip.id}:files")
