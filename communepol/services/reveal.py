@@ -190,19 +190,26 @@ async def waiting_for(staff: Staff, *, limit: int = 10) -> list[RevealRequest]:
     empty for anyone who is not a supervisor or an admin."""
     if staff.role not in scope.APPROVER_ROLES:
         return []
-    rows = await RevealRequest.filter(
-        tips_in_scope(await tips.scope_q(staff)), decided_at__isnull=True
-    ).exclude(requested_by_id=staff.id).order_by("id").limit(limit).prefetch_related(
-        "tip", "requested_by"
+    rows = (
+        await RevealRequest.filter(
+            tips_in_scope(await tips.scope_q(staff)), decided_at__isnull=True
+        )
+        .exclude(requested_by_id=staff.id)
+        .order_by("id")
+        .limit(limit)
+        .prefetch_related("tip", "requested_by")
     )
     return list(rows)
 
 
 async def approved_for(staff: Staff, *, limit: int = 10) -> list[RevealRequest]:
     """``staff``'s own approved requests, newest first."""
-    rows = await RevealRequest.filter(requested_by_id=staff.id, approved=True).order_by(
-        "-id"
-    ).limit(limit).prefetch_related("tip")
+    rows = (
+        await RevealRequest.filter(requested_by_id=staff.id, approved=True)
+        .order_by("-id")
+        .limit(limit)
+        .prefetch_related("tip")
+    )
     return list(rows)
 
 
@@ -214,8 +221,8 @@ def tips_in_scope(condition: Q) -> Q:
 __all__ = [
     "MIN_REASON",
     "approved_for",
-    "waiting_for",
     "decide_reveal",
     "request_reveal",
     "revealed_identity",
+    "waiting_for",
 ]

@@ -1,6 +1,6 @@
 """The tip desk seen from the server, for `communepol tips …`: which deadlines apply to a unit
-and where they come from, the routing rules, the response-time figures of the communes under
-a unit, and the export of a unit's tips for a spreadsheet.
+and where they come from, the routing rules, and the export of a unit's tips for a spreadsheet
+(the response-time figures of the board are `sla.response_times_for_unit`).
 
 These act as an administrator — whoever runs the command is on the server — so nothing here
 takes a staff member or checks a scope; every change is audited as "cli". The export never
@@ -121,9 +121,6 @@ async def remove_route(rule_id: int, *, actor_label: str = "cli") -> RoutingRule
         data={"category": rule.category.value, "target": rule.target_unit.id},
     )
     return rule
-
-
-# --- response times ----------------------------------------------------------------------------
 
 
 # --- export ------------------------------------------------------------------------------------

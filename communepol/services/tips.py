@@ -402,7 +402,7 @@ class Tips:
                 object_type="tip",
                 object_id=tip.id,
                 unit_id=valid.unit.id,
-                source="bot",
+                source=data.source[:16],
                 data={"category": valid.category.value, "anonymous": data.anonymous},
             )
         return Submitted(tip, display_reference(tip), notified, verdict_known)
@@ -506,14 +506,7 @@ class Tips:
             await TipEvent.create(
                 tip=tip, kind="replied", actor=staff, data={"message": message.id}
             )
-            await audit.record(
-                "tip.replied",
-                actor=staff,
-                object_type="tip",
-                object_id=tip.id,
-                unit_id=_unit_id(tip),
-                source=source,
-            )
+            await _audit("tip.replied", staff, tip, source)
             reached = await vault.tell_tipster(
                 self.keyring,
                 tip,
@@ -530,45 +523,33 @@ class Tips:
                 tip=tip, direction=TipMessageDirection.INTERNAL_NOTE, author=staff, text=body
             )
             await TipEvent.create(tip=tip, kind="noted", actor=staff, data={"message": message.id})
-            await audit.record(
-                "tip.noted",
-                actor=staff,
-                object_type="tip",
-                object_id=tip.id,
-                unit_id=_unit_id(tip),
-                source=source,
-            )
+            await _audit("tip.noted", staff, tip, source)
         return tip
 
     async def resolve(
         self, staff: Staff, ref: int | str, outcome: str, *, source: str = "bot"
     ) -> Tip:
-        tip = await access_tip(staff, ref)
-        _require_open(tip)
-        tip.outcome = _officer_text(outcome)
-        tip.resolved_at = utcnow()
-        return await self._change(
-            staff,
-            tip,
-            "resolved",
-            TipStatus.RESOLVED,
-            source,
-            extra=("outcome", "resolved_at"),
-            told=tip.outcome,
-        )
+        """Close the tip as handled; the resident is told ``outcome``."""
+        return await self._close(staff, ref, outcome, TipStatus.RESOLVED, source)
 
     async def reject(
         self, staff: Staff, ref: int | str, reason: str, *, source: str = "bot"
     ) -> Tip:
+        """Close the tip without action; the resident is told ``reason``."""
+        return await self._close(staff, ref, reason, TipStatus.REJECTED, source)
+
+    async def _close(
+        self, staff: Staff, ref: int | str, text: str, status: TipStatus, source: str
+    ) -> Tip:
         tip = await access_tip(staff, ref)
         _require_open(tip)
-        tip.outcome = _officer_text(reason)
+        tip.outcome = _officer_text(text)
         tip.resolved_at = utcnow()
         return await self._change(
             staff,
             tip,
-            "rejected",
-            TipStatus.REJECTED,
+            status.value,
+            status,
             source,
             extra=("outcome", "resolved_at"),
             told=tip.outcome,
@@ -642,14 +623,8 @@ class Tips:
                 actor=staff,
                 data={"from": before.value, "to": status.value, "action": action, **(data or {})},
             )
-            await audit.record(
-                f"tip.{action}",
-                actor=staff,
-                object_type="tip",
-                object_id=tip.id,
-                unit_id=_unit_id(tip),
-                source=source,
-                data={"from": before.value, "to": status.value},
+            await _audit(
+                f"tip.{action}", staff, tip, source, {"from": before.value, "to": status.value}
             )
             await vault.tell_tipster(
                 self.keyring,
@@ -667,6 +642,20 @@ ATTACHMENT_BOX = "tip-attachment"
 
 def _unit_id(tip: Tip) -> int:
     return int(tip.unit_id)  # type: ignore[attr-defined]
+
+
+async def _audit(
+    action: str, staff: Staff, tip: Tip, source: str, data: dict[str, Any] | None = None
+) -> None:
+    await audit.record(
+        action,
+        actor=staff,
+        object_type="tip",
+        object_id=tip.id,
+        unit_id=_unit_id(tip),
+        source=source,
+        data=data,
+    )
 
 
 async def _free_reference() -> str:
