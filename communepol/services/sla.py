@@ -16,6 +16,7 @@ and 90th percentile minutes to the first response, and how many open tips are ov
 from __future__ import annotations
 
 import statistics
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -166,6 +167,24 @@ def _overdue(now: datetime) -> Q:
     )
 
 
+async def _overdue_tips(now: datetime) -> AsyncIterator[tuple[Tip, Unit]]:
+    """Every overdue tip with its unit, in batches by id: all of them are looked at on every
+    tick, so tips waiting for their repeat interval never hide others that are due."""
+    after = 0
+    while True:
+        batch = (
+            await Tip.filter(_overdue(now), id__gt=after)
+            .order_by("id")
+            .limit(ESCALATE_BATCH)
+            .prefetch_related("unit")
+        )
+        for tip in batch:
+            yield tip, tip.unit
+        if len(batch) < ESCALATE_BATCH:
+            return
+        after = batch[-1].id
+
+
 async def escalate_due(keyring: Keyring, now: datetime | None = None) -> int:
     """Escalate every overdue tip whose last escalation is older than its repeat interval;
     how many escalations were sent."""
@@ -173,11 +192,12 @@ async def escalate_due(keyring: Keyring, now: datetime | None = None) -> int:
 
     now = now or utcnow()
     sent = 0
-    candidates = await Tip.filter(_overdue(now)).order_by("id").limit(ESCALATE_BATCH)
-    for tip in candidates:
-        unit = await Unit.get(id=tip.unit_id)  # type: ignore[attr-defined]
-        policy = await policy_for(unit, tip.urgency)
-        if tip.last_escalated_at is not None and tip.last_escalated_at + policy.repeat > now:
+    policies: dict[tuple[int, Urgency], Policy] = {}  # looked up once per tick
+    async for tip, unit in _overdue_tips(now):
+        key = (unit.id, tip.urgency)
+        if key not in policies:
+            policies[key] = await policy_for(unit, tip.urgency)
+        if tip.last_escalated_at is not None and tip.last_escalated_at + policies[key].repeat > now:
             continue
         async with in_transaction(raw.connection(Tip).connection_name):
             claimed = await Tip.filter(id=tip.id, escalation_level=tip.escalation_level).update(

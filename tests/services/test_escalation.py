@@ -269,3 +269,19 @@ async def test_response_times_per_commune(area: District, clock: Clock) -> None:
     wide = await sla.response_times(reader, since=start - timedelta(days=90), now=now)
     kly_wide = next(f for f in wide if f.unit_id == area.commune.id)
     assert (kly_wide.received, kly_wide.answered, kly_wide.open) == (4, 2, 3)
+
+
+async def test_tips_waiting_for_their_repeat_never_hide_one_that_is_due(
+    area: District, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sla, "ESCALATE_BATCH", 2)  # a tick reads overdue tips two at a time
+    early = [await urgent_tip(area) for _ in range(3)]
+    deadline = early[0].first_response_due_at
+    assert deadline is not None
+    assert await sla.escalate_due(KEYRING, deadline) == 3  # more than one batch
+
+    clock.advance(minutes=5)
+    late = await urgent_tip(area)  # the last by id, behind three that are not due again yet
+    assert late.first_response_due_at == deadline + timedelta(minutes=5)
+    assert await sla.escalate_due(KEYRING, late.first_response_due_at) == 1
+    assert [len(await escalations(tip)) for tip in [*early, late]] == [1, 1, 1, 1]
