@@ -9,9 +9,10 @@ metadata — EXIF, GPS, XMP — stripped; voice notes and PDFs kept as sent; any
 refused), and forgets the platform reference. A failure is retried on later ticks and given up
 after `ATTEMPTS`, with the reason kept for officers.
 
-An officer who may see the tip (`tips.access_tip`) gets each stored file as a message whose
-media is a link ``/tipfile/<id>/<expires>/<signature>``: the platforms fetch the file from it
-to show it in the officer's chat. The signature is a keyed hash of the id and the expiry, so a
+An officer who may see the tip (`tips.access_tip`) gets each stored photo as a message whose
+media is a link ``/tipfile/<id>/<expires>/<signature>`` (the platforms fetch the photo from it
+to show it in the officer's chat), and each voice note or PDF as a message with a button
+opening that link. The signature is a keyed hash of the id and the expiry, so a
 link works for `LINK_LIFETIME` and only for that file; the response is never cached.
 """
 
@@ -30,7 +31,15 @@ from communepol.db.models import AttachmentStatus, Staff, TipAttachment
 from communepol.errors import CommunepolError, NotFound, ValidationError
 from communepol.i18n import I18n
 from communepol.media import AUDIO_CONTENT_TYPES, IMAGE_CONTENT_TYPES, PDF, MediaStore
-from communepol.ports import Media, MediaKind, OutboundMessage, PermanentSendError, SendError
+from communepol.ports import (
+    Button,
+    ButtonKind,
+    Media,
+    MediaKind,
+    OutboundMessage,
+    PermanentSendError,
+    SendError,
+)
 from communepol.services import notices, tips
 from communepol.services.channels import ChannelRegistry
 from communepol.services.tipcards import reference_of
@@ -165,16 +174,21 @@ async def attachment_messages(
     messages = []
     stored = [row for row in rows if row.status is AttachmentStatus.STORED]
     for number, row in enumerate(stored, start=1):
-        kind = MediaKind.PHOTO if row.content_type in IMAGE_CONTENT_TYPES else MediaKind.FILE
-        if row.content_type in AUDIO_CONTENT_TYPES:
-            kind = MediaKind.VOICE
+        caption = f"{reference_of(tip)} · {number}/{len(stored)}"
+        url = link(keyring, base_url, row.id)
+        if row.content_type in IMAGE_CONTENT_TYPES:
+            photo = Media(kind=MediaKind.PHOTO, ref=url, mime_type=row.content_type)
+            messages.append(OutboundMessage(text=caption, media=photo))
+            continue
+        # A voice note or a PDF is a link to open: not every platform can send one from a
+        # URL (a Zalo OA sends photos only), every platform can show a link button.
+        label = (
+            catalog.gettext(lang, "Play the voice note")
+            if row.content_type in AUDIO_CONTENT_TYPES
+            else catalog.gettext(lang, "Open the file")
+        )
         messages.append(
-            OutboundMessage(
-                text=f"{reference_of(tip)} · {number}/{len(stored)}",
-                media=Media(
-                    kind=kind, ref=link(keyring, base_url, row.id), mime_type=row.content_type
-                ),
-            )
+            OutboundMessage(text=caption, buttons=((Button(label, url, ButtonKind.URL),),))
         )
     pending = sum(1 for row in rows if row.status is AttachmentStatus.PENDING)
     failed = [row for row in rows if row.status is AttachmentStatus.FAILED]

@@ -124,7 +124,12 @@ async def test_officers_in_scope_get_signed_links_that_expire(
         pagekit.KEYRING, desk.officer, 1, desk.settings.public_base_url, locale="en"
     )
     media = [m.media for m in messages if m.media is not None]
-    assert [m.kind for m in media] == [MediaKind.PHOTO, MediaKind.VOICE]
+    assert [m.kind for m in media] == [MediaKind.PHOTO]
+    [voice] = [m for m in messages if m.buttons]
+    [[play]] = voice.buttons
+    assert play.label == "Play the voice note" and play.action.startswith(
+        f"{desk.settings.public_base_url}/tipfile/"
+    )
     assert sum("could not be kept" in m.text for m in messages) == 2
     with pytest.raises(NotFound):
         await tipmedia.attachment_messages(
