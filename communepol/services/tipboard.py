@@ -13,21 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from tortoise.expressions import Q
-
 from communepol.db.models import (
     RoutingRule,
     SlaPolicy,
     Tip,
     TipCategory,
-    TipRoute,
     Unit,
     UnitLevel,
     Urgency,
 )
 from communepol.errors import Conflict, NotFound, ValidationError
 from communepol.services import audit, sla
-from communepol.services.units import subtree_prefix
+from communepol.services.tips import unit_scope_q
 
 DEFAULT_DAYS = 30
 NAMED = "named"  # what the export shows for a named sender: never the name
@@ -154,11 +151,7 @@ async def export_tips(
     """The tips of ``unit``'s subtree, and those routed to a unit in it, created since
     ``since``, oldest first, as rows of text headed by the column names; times in ``tz``. The
     export is audited (how many, whether with text)."""
-    prefix = subtree_prefix(unit)
-    routed = await TipRoute.filter(
-        Q(unit_id=unit.id) | Q(unit__path__startswith=prefix)
-    ).values_list("tip_id", flat=True)
-    query = Tip.filter(Q(unit_id=unit.id) | Q(unit__path__startswith=prefix) | Q(id__in=routed))
+    query = Tip.filter(await unit_scope_q(unit))
     if since is not None:
         query = query.filter(created_at__gte=since)
     tips = await query.order_by("created_at", "id").prefetch_related("unit")

@@ -200,7 +200,11 @@ async def _staff_unit(staff: Staff) -> Unit:
 
 async def scope_q(staff: Staff) -> Q:
     """The tips ``staff`` may see: their unit's subtree, or routed to a unit in it."""
-    unit = await _staff_unit(staff)
+    return await unit_scope_q(await _staff_unit(staff))
+
+
+async def unit_scope_q(unit: Unit) -> Q:
+    """The tips of ``unit``'s subtree and those routed to a unit in it."""
     prefix = subtree_prefix(unit)
     routed = TipRoute.filter(Q(unit_id=unit.id) | Q(unit__path__startswith=prefix)).values_list(
         "tip_id", flat=True
