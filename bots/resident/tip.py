@@ -793,6 +793,16 @@ async def _send(turn: Turn) -> None:
             data[_DONE] = [step for step in data.get(_DONE) or [] if step != TEXT]
             await _next(turn)
             return
+        if err.field == "flood":
+            # Kept as it is: Send works again once the hour has passed.
+            turn.say(
+                turn.gettext(
+                    "You have sent many tips in the last hour. Please wait a little and press "
+                    "Send again. If someone is in danger, call 113."
+                ),
+                buttons=[[Button(turn.gettext("Send"), "tipx:send"), _cancel_button(turn)]],
+            )
+            return
         raise
     category = data[_CATEGORY]
     turn.end()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q
@@ -36,6 +36,7 @@ from communepol.crypto import Keyring
 from communepol.db import raw
 from communepol.db.models import (
     OPEN_TIP_STATUSES,
+    AliasVaultEntry,
     AttachmentStatus,
     Contact,
     DutyShift,
@@ -64,6 +65,8 @@ from communepol.text import clean, clean_message
 MAX_TEXT = 4000
 MAX_DETAIL = 300
 MAX_ATTACHMENTS = 10
+FLOOD_LIMIT = 10  # tips one person may send within FLOOD_WINDOW
+FLOOD_WINDOW = timedelta(hours=1)
 LIST_LIMIT = 10
 # Reference numbers: letters and digits nobody confuses when reading them over the phone.
 REFERENCE_ALPHABET = "ACDEFHJKLMNPRTUVWXY3479"
@@ -342,6 +345,13 @@ class Tips:
         """Store a resident's tip and tell the officers who must act."""
         valid = await validate(data)
         now = utcnow()
+        recent = await AliasVaultEntry.filter(
+            tipster_key=vault.tipster_key(self.keyring, contact),
+            created_at__gt=now - FLOOD_WINDOW,
+        ).count()
+        if recent >= FLOOD_LIMIT:
+            # One person flooding the desk would bury everyone else's tips.
+            raise ValidationError("too many tips in the last hour; please wait", field="flood")
         urgency = CATEGORY_URGENCY[valid.category]
         deadlines = await sla.deadlines(valid.unit, urgency, now)
         async with in_transaction(raw.connection(Tip).connection_name):

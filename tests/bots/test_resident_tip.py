@@ -35,7 +35,7 @@ from communepol.db.models import (
 )
 from communepol.i18n import I18n
 from communepol.ports import InboundKind, Location, Media, MediaKind
-from communepol.services import duty, officers
+from communepol.services import duty, officers, tips
 from communepol.services import staff as roster
 from communepol.services.tips import Tips
 from communepol.settings import Settings
@@ -412,3 +412,23 @@ async def test_without_services_tips_are_not_understood(db: TortoiseContext) -> 
     for message in ("/tip", "/mytips", "something happened"):
         replies = await resident.send(message)
         assert replies[0].text == "Sorry, I did not understand that."
+
+
+async def test_a_flood_of_tips_is_held_and_the_tip_kept_for_later(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    c = await commune()
+    resident = Resident(c.bot, settings)
+    await resident.follows(c.ea_kar_page)
+    for number in range(tips.FLOOD_LIMIT):
+        await _tip(resident, f"Tin thứ {number}")
+    await resident.send("/tip")
+    await resident.press("tipc:theft")
+    await resident.send("Một tin nữa")
+    await resident.press("tipx:skip")
+    await resident.press("tipx:skip")
+    await resident.press("tipx:anon")
+    [held] = await resident.press("tipx:send")
+    assert held.text.startswith("You have sent many tips in the last hour.")
+    assert held.actions == ["tipx:send", "tipx:cancel"]  # kept: Send again later
+    assert await Tip.all().count() == tips.FLOOD_LIMIT

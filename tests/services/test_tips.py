@@ -224,8 +224,9 @@ async def test_a_named_tip_keeps_its_contact_and_shows_the_agreed_name(desk: Des
 
 
 async def test_references_are_unique_and_accepted_as_typed(desk: Desk) -> None:
-    resident = await desk.resident("res-1")
-    sent = [await DESK.submit(resident, tip_input(desk.ea_kar)) for _ in range(25)]
+    residents = [await desk.resident(f"res-{i}") for i in range(3)]  # within the flood limit
+    sent = [await DESK.submit(residents[i % 3], tip_input(desk.ea_kar)) for i in range(25)]
+    resident = residents[0]
     references = [item.tip.reference for item in sent]
     assert len(set(references)) == 25
     assert all(re.fullmatch(r"[ACDEFHJKLMNPRTUVWXY3479]{6}", ref) for ref in references)
@@ -240,6 +241,20 @@ async def test_references_are_unique_and_accepted_as_typed(desk: Desk) -> None:
     ):
         assert (await DESK.own_tip(resident, typed)).id == tip.id, typed
         assert (await tips.access_tip(desk.officer, typed)).id == tip.id, typed
+
+
+async def test_one_person_cannot_flood_the_desk(desk: Desk, clock: Clock) -> None:
+    resident, other = await desk.resident("res-1"), await desk.resident("res-2")
+    for _ in range(tips.FLOOD_LIMIT):
+        await DESK.submit(resident, tip_input(desk.ea_kar))
+    with pytest.raises(ValidationError) as refused:
+        await DESK.submit(resident, tip_input(desk.ea_kar))
+    assert refused.value.field == "flood"
+    assert await Tip.all().count() == tips.FLOOD_LIMIT  # nothing half-stored
+    await DESK.submit(other, tip_input(desk.ea_kar))  # everyone else is heard meanwhile
+    clock.advance(hours=1)
+    await DESK.submit(resident, tip_input(desk.ea_kar))  # and the hour passes
+    assert await Tip.all().count() == tips.FLOOD_LIMIT + 2
 
 
 # --- who is told ---------------------------------------------------------------------------------
