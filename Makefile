@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/intake.py $(BENCH_ARGS)
 	$(BIN)/python bench/dispatch.py $(BENCH_ARGS)
 	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
+	$(BIN)/python bench/tips.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
