@@ -159,10 +159,10 @@ async def _timed(call: Callable[[], Awaitable[object]]) -> float:
 
 def _ms(samples: list[float]) -> str:
     ordered = sorted(samples)
-    return f"median {statistics.median(ordered):.1f} ms, p95 {percentile(ordered, 0.95):.1f} ms"
+    return f"{statistics.median(ordered):.1f} / {percentile(ordered, 0.95):.1f} ms"
 
 
-async def measure(label: str, url: str, stored: int) -> list[str]:
+async def measure(url: str, stored: int) -> dict[str, str]:
     async with open_database(url):
         supervisor, communes, overdue = await _seed(stored)
         account = await ChannelAccount.get(name="bench")
@@ -200,16 +200,16 @@ async def measure(label: str, url: str, stored: int) -> list[str]:
         idle_tick = time.perf_counter() - started
         if escalated != due or again != 0:
             raise SystemExit(f"escalated {escalated} of {due}, then {again}: wrong")
-    return [
-        f"{label}: {number(stored)} stored tips over {COMMUNES} communes "
-        f"({number(overdue)} overdue)",
-        f"  intake, Tips.submit (card to the officer on duty): {_ms(intake)}",
-        f"  province supervisor, /tips overdue (count_tips + list_tips): {_ms(lists)}",
-        f"  province supervisor, /tips (list_tips open): {_ms(open_lists)}",
-        f"  escalation tick, {number(escalated)} due: {first_tick:.2f} s "
-        f"({first_tick / max(escalated, 1) * 1000:.1f} ms per tip); next tick, none due: "
-        f"{idle_tick:.2f} s",
-    ]
+    return {
+        "stored tips (overdue)": f"{number(stored)} ({number(overdue)})",
+        "intake, `Tips.submit` (median / p95)": _ms(intake),
+        "province supervisor, `/tips overdue` (median / p95)": _ms(lists),
+        "province supervisor, `/tips` (median / p95)": _ms(open_lists),
+        f"escalation tick, all due ({number(escalated)})": (
+            f"{first_tick:.1f} s ({first_tick / max(escalated, 1) * 1000:.1f} ms a tip)"
+        ),
+        "escalation tick, none due": f"{idle_tick:.2f} s",
+    }
 
 
 async def main() -> None:
@@ -221,11 +221,16 @@ async def main() -> None:
     stored = 2_000 if args.quick else args.tips
     pg = await postgres_version(args.postgres) if args.postgres else None
     print(machine_line(pg))
+    results: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         async with temporary_databases(Path(workdir), args.postgres) as databases:
             for label, url in databases:
-                for line in await measure(label, url, stored):
-                    print(line, flush=True)
+                results[label] = await measure(url, stored)
+    labels = list(results)
+    print("| step | " + " | ".join(labels) + " |")
+    print("|---|" + "---:|" * len(labels))
+    for step in results[labels[0]]:
+        print(f"| {step} | " + " | ".join(results[label][step] for label in labels) + " |")
 
 
 if __name__ == "__main__":
