@@ -39,7 +39,6 @@ from communepol.db.models import (
     Staff,
     Tip,
     TipCategory,
-    TipMessage,
     TipMessageDirection,
     TipStatus,
 )
@@ -150,7 +149,6 @@ def counts_line(turn: Turn, counts: dict[str, int]) -> str:
 async def _thread_lines(turn: Turn, staff: Staff, tip: Tip) -> str | None:
     """Who handles the tip and its latest messages (the first one is the card's text)."""
     messages = await tips.thread(staff, tip.id, limit=THREAD + 1)
-    await TipMessage.fetch_for_list(messages, "author")
     first = messages[0] if messages else None
     if (
         first is not None

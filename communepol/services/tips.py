@@ -695,9 +695,15 @@ def _require_open(tip: Tip) -> None:
 
 
 async def thread(staff: Staff, ref: int | str, *, limit: int = 20) -> list[TipMessage]:
-    """The latest messages of a tip's thread, oldest first (notes included)."""
+    """The latest messages of a tip's thread, oldest first (notes included), with their
+    authors."""
     tip = await access_tip(staff, ref)
-    rows = await TipMessage.filter(tip_id=tip.id).order_by("-id").limit(limit)
+    rows = (
+        await TipMessage.filter(tip_id=tip.id)
+        .order_by("-id")
+        .limit(limit)
+        .prefetch_related("author")
+    )
     return list(reversed(rows))
 
 
