@@ -559,7 +559,8 @@ def _ask_anonymity(turn: Turn) -> None:
             "If you stay anonymous, officers see only an alias such as “Người báo tin #A7F3”, "
             "not your name or account. The link between the alias and your account is kept "
             "encrypted so that their replies can reach you; it can only be opened for a "
-            "serious reason approved by two senior officers. {channel} itself still knows "
+            "serious reason, asked for by one officer and approved by a second, senior one, "
+            "and both are recorded. {channel} itself still knows "
             "that you wrote to this account, and officers read everything you write in the "
             "tip itself (names, addresses).",
             channel=channel_name(turn, turn.account.kind.value),
