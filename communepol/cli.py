@@ -152,6 +152,26 @@ async def cmd_units_add_hamlet(args: argparse.Namespace, settings: Settings) -> 
     return 0
 
 
+async def cmd_households_import(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.db.models import UnitLevel
+    from communepol.services.households import import_households
+    from communepol.services.units import resolve_unit
+
+    try:
+        data = await asyncio.to_thread(Path(args.file).read_bytes)
+    except OSError as err:
+        raise ValidationError(f"cannot read {args.file}: {err.strerror}", field="file") from err
+    async with _current_database(settings):
+        commune = await resolve_unit(args.commune, level=UnitLevel.COMMUNE)
+        result = await import_households(commune, data, create_hamlets=args.create_hamlets)
+    for name in result.hamlets_added:
+        _out(f"hamlet added: {name}")
+    _out(f"{result.added} households added to {commune.name}; {len(result.bad)} rows refused")
+    for row in result.bad:
+        _out(f"  line {row.line}: {row.reason}")
+    return 0 if not result.bad else 1
+
+
 # --- staff ----------------------------------------------------------------------------------
 
 
@@ -1197,6 +1217,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_hamlet.add_argument("--name", required=True, help="hamlet name, e.g. 'Ea Sinh'")
     add_hamlet.add_argument(
         "--kind", default="Thôn", help="Thôn (default), Buôn, Tổ dân phố, Ấp, Bản, Làng …"
+    )
+
+    household_commands = group("households", "Households of the communes' hamlets.")
+    households_import = add(
+        household_commands,
+        "import",
+        cmd_households_import,
+        "Import households from a CSV file (thon, chu_ho, so_nguoi, dia_chi, so_dien_thoai).",
+    )
+    households_import.add_argument("--commune", required=True, help="commune code or name")
+    households_import.add_argument("file", help="the CSV file (UTF-8)")
+    households_import.add_argument(
+        "--create-hamlets", action="store_true", help="add the hamlets the file names"
     )
 
     admin_commands = group("admin", "Administrators.")

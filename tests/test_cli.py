@@ -13,7 +13,7 @@ import pytest
 
 from communepol.cli import main
 from communepol.crypto import Keyring
-from communepol.db.models import LinkPurpose, Staff, Unit, UnitLevel
+from communepol.db.models import Household, LinkPurpose, Staff, Unit, UnitLevel
 from communepol.db.orm import open_database
 from communepol.services.staff import consume_link_code
 from tests.conftest import TEST_SECRET_KEY
@@ -99,6 +99,28 @@ def test_add_hamlet_under_a_commune(with_dak_lak: str, capsys: pytest.CaptureFix
     assert run(*argv) == 1  # the same hamlet twice is a conflict, not a second row
     assert query(with_dak_lak, lambda: Unit.filter(level=UnitLevel.HAMLET).count()) == 1
     assert run("units", "add-hamlet", "--commune", "dak lak", "--name", "Ea Sinh") == 2
+
+
+def test_households_import_keeps_good_rows_and_names_bad_ones(
+    with_dak_lak: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert (
+        run("units", "add-hamlet", "--commune", "cu mgar", "--name", "Ea Sinh", "--kind", "Buôn")
+        == 0
+    )
+    sheet = tmp_path / "ho.csv"
+    sheet.write_text(
+        "thon,chu_ho,so_nguoi,dia_chi\nBuôn Ea Sinh,Y Kông Êban,6,Nhà 3\nEa Sinh,H'Nga,0,Nhà 4\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert run("households", "import", "--commune", "cu mgar", str(sheet)) == 1
+    out = capsys.readouterr().out
+    assert "1 households added to Xã Cư M'gar; 1 rows refused" in out
+    assert "line 3: members must be a whole number from 1 to 50" in out
+    assert query(with_dak_lak, lambda: Household.all().count()) == 1
+    assert run("households", "import", "--commune", "cu mgar", str(tmp_path / "none.csv")) == 2
+    assert "cannot read" in capsys.readouterr().err
 
 
 def test_units_import_unknown_province(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:

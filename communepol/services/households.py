@@ -1,0 +1,223 @@
+"""Households of a commune's hamlets, registered one by one or imported from a CSV file.
+
+The import reads a spreadsheet the station already keeps: one household per row, with a
+header naming the columns in Vietnamese or English —
+
+    thon / hamlet · chu_ho / head · so_nguoi / members · dia_chi / address ·
+    so_dien_thoai / phone (optional)
+
+(spacing, case and diacritics in the header do not matter: "Chủ hộ", "CHU HO" and "chu_ho"
+are one column). Every row is checked before anything is written: the hamlet must be one of
+the commune's (or, with ``create_hamlets``, is added), the head's name present, members a
+whole number from 1 to 50, the phone a Vietnamese number, and the household not already
+registered (same hamlet, head and address) nor repeated in the file. The good rows are then
+written in one transaction — all of them or, if the database fails, none — and each bad row is
+reported with its line number and reason. A file that is not a CSV with those columns is
+refused whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from tortoise.transactions import in_transaction
+
+from communepol.db import raw
+from communepol.db.models import Household, Unit, UnitLevel
+from communepol.errors import ValidationError
+from communepol.services import audit
+from communepol.services.staff import normalize_phone
+from communepol.services.units import add_hamlet
+from communepol.text import clean, fold
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 10_000
+MAX_MEMBERS = 50
+
+# Folded header → column.
+COLUMNS = {
+    "thon": "hamlet",
+    "hamlet": "hamlet",
+    "ban": "hamlet",
+    "buon": "hamlet",
+    "chu ho": "head",
+    "head": "head",
+    "head of household": "head",
+    "so nguoi": "members",
+    "so nhan khau": "members",
+    "members": "members",
+    "dia chi": "address",
+    "address": "address",
+    "so dien thoai": "phone",
+    "dien thoai": "phone",
+    "phone": "phone",
+}
+REQUIRED = ("hamlet", "head", "members")
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int  # the line number in the file, header being line 1
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    added: int = 0
+    hamlets_added: list[str] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    hamlet: str
+    head: str
+    members: int
+    address: str
+    phone: str | None
+
+
+def _header(names: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index, name in enumerate(names):
+        column = COLUMNS.get(fold(name.replace("_", " ")))
+        if column is not None and column not in found:
+            found[column] = index
+    missing = [column for column in REQUIRED if column not in found]
+    if missing:
+        raise ValidationError(
+            "the file needs the columns thon (hamlet), chu_ho (head) and so_nguoi (members); "
+            f"missing: {', '.join(missing)}",
+            field="file",
+        )
+    return found
+
+
+def _rows(data: bytes) -> tuple[list[_Row], list[BadRow]]:
+    if len(data) > MAX_FILE_BYTES:
+        raise ValidationError("the file is larger than 2 MB", field="file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValidationError(
+            "the file is not UTF-8 text (save it as CSV UTF-8)", field="file"
+        ) from err
+    lines = list(csv.reader(io.StringIO(text)))
+    if not lines:
+        raise ValidationError("the file is empty", field="file")
+    if len(lines) > MAX_ROWS + 1:
+        raise ValidationError(f"at most {MAX_ROWS:,} households in one file", field="file")
+    columns = _header(lines[0])
+    rows: list[_Row] = []
+    bad: list[BadRow] = []
+    for line, values in enumerate(lines[1:], start=2):
+        if not any(value.strip() for value in values):
+            continue  # a blank line
+
+        def cell(name: str, values: list[str] = values) -> str:
+            index = columns.get(name)
+            return clean(values[index]) if index is not None and index < len(values) else ""
+
+        hamlet, head, members_text = cell("hamlet"), cell("head"), cell("members")
+        if not hamlet:
+            bad.append(BadRow(line, "the hamlet is empty"))
+            continue
+        if not head:
+            bad.append(BadRow(line, "the head of household is empty"))
+            continue
+        if len(head) > 200 or len(cell("address")) > 300:
+            bad.append(BadRow(line, "a name or address is too long"))
+            continue
+        if not members_text.isdigit() or not 1 <= int(members_text) <= MAX_MEMBERS:
+            bad.append(BadRow(line, f"members must be a whole number from 1 to {MAX_MEMBERS}"))
+            continue
+        phone: str | None = None
+        if cell("phone"):
+            try:
+                phone = normalize_phone(cell("phone"))
+            except ValidationError:
+                bad.append(BadRow(line, f"{cell('phone')!r} is not a Vietnamese phone number"))
+                continue
+        rows.append(_Row(line, hamlet, head, int(members_text), cell("address"), phone))
+    return rows, bad
+
+
+async def import_households(
+    commune: Unit, data: bytes, *, create_hamlets: bool = False, actor_label: str = "cli"
+) -> ImportResult:
+    """Import the households of ``data`` (a CSV file's bytes) into ``commune``'s hamlets."""
+    if commune.level is not UnitLevel.COMMUNE:
+        raise ValidationError("households are imported into a commune or ward", field="commune")
+    rows, bad = _rows(data)
+    result = ImportResult(bad=bad)
+    hamlets = {
+        fold(_bare(unit)): unit
+        for unit in await Unit.filter(parent_id=commune.id, level=UnitLevel.HAMLET)
+    }
+    existing = {
+        (int(hamlet_id), fold(head), fold(address))
+        for hamlet_id, head, address in await Household.filter(
+            hamlet__parent_id=commune.id
+        ).values_list("hamlet_id", "head_name", "address")
+    }
+    async with in_transaction(raw.connection(Household).connection_name):
+        for row in rows:
+            hamlet = hamlets.get(fold(_strip_kind_word(row.hamlet)))
+            if hamlet is None and create_hamlets:
+                hamlet = await add_hamlet(commune, row.hamlet, kind=_kind_word(row.hamlet))
+                hamlets[fold(_bare(hamlet))] = hamlet
+                result.hamlets_added.append(hamlet.name)
+            if hamlet is None:
+                result.bad.append(
+                    BadRow(row.line, f"{commune.name} has no hamlet called {row.hamlet!r}")
+                )
+                continue
+            identity = (hamlet.id, fold(row.head), fold(row.address))
+            if identity in existing:
+                result.bad.append(BadRow(row.line, "this household is already registered"))
+                continue
+            existing.add(identity)
+            await Household.create(
+                hamlet=hamlet,
+                head_name=row.head,
+                members_count=row.members,
+                address=row.address,
+                phone=row.phone,
+            )
+            result.added += 1
+        await audit.record(
+            "households.imported",
+            actor_label=actor_label,
+            object_type="unit",
+            object_id=commune.id,
+            unit_id=commune.id,
+            source=actor_label,
+            data={"added": result.added, "refused": len(result.bad)},
+        )
+    result.bad.sort(key=lambda item: item.line)
+    return result
+
+
+KIND_WORDS = ("Thôn", "Buôn", "Bản", "Làng", "Ấp", "Tổ dân phố", "Tổ")
+
+
+def _kind_word(name: str) -> str:
+    for kind in KIND_WORDS:
+        if fold(name).startswith(fold(kind) + " "):
+            return kind
+    return "Thôn"
+
+
+def _strip_kind_word(name: str) -> str:
+    for kind in KIND_WORDS:
+        if fold(name).startswith(fold(kind) + " "):
+            return name[len(kind) :].strip()
+    return name
+
+
+def _bare(hamlet: Unit) -> str:
+    """A hamlet's name without its kind word ("Buôn Ea Sinh" → "Ea Sinh")."""
+    return _strip_kind_word(hamlet.name)
