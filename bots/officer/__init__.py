@@ -12,7 +12,7 @@ an English and a Vietnamese spelling (``/post``, ``/dangtin``).
 from __future__ import annotations
 
 from bots.conversation import Router
-from bots.officer import alert, approve, duty, link, post, reveal, stats, tips
+from bots.officer import alert, approve, coverage, duty, link, post, reveal, stats, tips
 
 router = Router()
 router.include(link.router)
@@ -23,5 +23,6 @@ router.include(stats.router)
 router.include(duty.router)
 router.include(tips.router)
 router.include(reveal.router)
+router.include(coverage.router)
 
 __all__ = ["router"]

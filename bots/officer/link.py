@@ -33,8 +33,8 @@ def officer_commands(turn: Turn) -> str:
         "Commands: /duty on and /duty off for your shift, /tips for the open tips (/tips "
         "mine, /tips overdue), /viewtip T-7K3M9P to open one, /post to write a post, /alert to "
         "send an alert, /found to end an alert, /update to update one, /approve for what "
-        "waits for your approval, /stats for your latest post's figures, /officer for this "
-        "list."
+        "waits for your approval, /stats for your latest post's figures, /coverage for the "
+        "households you reach, /reveal to ask who sent an anonymous tip, /officer for this list."
     )
 
 
