@@ -118,9 +118,9 @@ class TipCard:
                 lines.append(_(label, when=format_datetime(moment, locale, i18n.timezone)))
         lines.append("")
         lines.append(excerpt(tip.text))
-        for key in ("bank", "amount", "transfer_time", "accounts"):
+        for key, label in FRAUD_LABELS.items():  # in the order the bot asks them
             if tip.details.get(key):
-                lines.append(f"{_(FRAUD_LABELS[key])}: {tip.details[key]}")
+                lines.append(f"{_(label)}: {tip.details[key]}")
         if tip.location_lat is not None and tip.location_lng is not None:
             lines.append(
                 _(
