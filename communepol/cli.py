@@ -1496,6 +1496,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tip_commands(group("tips", "Tips: deadlines, routing rules, response times, export."), add)
 
+    from communepol.cli_tokens import add_token_commands
+
+    add_token_commands(group("tokens", "Personal API tokens: create, list, revoke."), add)
+
     i18n_commands = group("i18n", "Translation catalogs.")
     root = Path(__file__).resolve().parent.parent
     for name, func, text in (
