@@ -1,4 +1,5 @@
-"""Households of a commune's hamlets, registered one by one or imported from a CSV file.
+"""Households of a commune's hamlets, registered one by one (`add_household`) or imported from
+a CSV file (`import_households`; `import_for` when a staff member does it, in their scope).
 
 The import reads a spreadsheet the station already keeps: one household per row, with a
 header naming the columns in Vietnamese or English —
@@ -25,9 +26,9 @@ from dataclasses import dataclass, field
 from tortoise.transactions import in_transaction
 
 from communepol.db import raw
-from communepol.db.models import Household, Unit, UnitLevel
-from communepol.errors import ValidationError
-from communepol.services import audit
+from communepol.db.models import Household, Staff, Unit, UnitLevel
+from communepol.errors import Conflict, NotFound, ValidationError
+from communepol.services import audit, scope
 from communepol.services.staff import normalize_phone
 from communepol.services.units import add_hamlet
 from communepol.text import clean, fold
@@ -145,8 +146,113 @@ def _rows(data: bytes) -> tuple[list[_Row], list[BadRow]]:
     return rows, bad
 
 
+async def commune_in_scope(staff: Staff, commune_id: int) -> Unit:
+    """The commune ``commune_id`` if ``staff`` may see it; `NotFound` otherwise."""
+    commune = await Unit.get_or_none(id=commune_id)
+    if commune is None:
+        raise NotFound("not found")
+    await scope.require_unit(staff, commune)
+    if commune.level is not UnitLevel.COMMUNE:
+        raise ValidationError("choose a commune or ward", field="commune")
+    return commune
+
+
+async def hamlet_in_scope(staff: Staff, hamlet_id: int) -> Unit:
+    """The hamlet ``hamlet_id`` if ``staff`` may see it; `NotFound` otherwise."""
+    hamlet = await Unit.get_or_none(id=hamlet_id)
+    if hamlet is None:
+        raise NotFound("not found")
+    await scope.require_unit(staff, hamlet)
+    if hamlet.level is not UnitLevel.HAMLET:
+        raise ValidationError("choose a hamlet (thôn, buôn, tổ dân phố)", field="hamlet")
+    return hamlet
+
+
+async def list_households(
+    staff: Staff, commune_id: int, *, hamlet_id: int | None = None
+) -> list[Household]:
+    """The households of a commune in ``staff``'s scope (of one of its hamlets), by hamlet,
+    each with its ``hamlet`` loaded."""
+    commune = await commune_in_scope(staff, commune_id)
+    query = Household.filter(hamlet__parent_id=commune.id)
+    if hamlet_id is not None:
+        query = query.filter(hamlet_id=hamlet_id)
+    return await query.select_related("hamlet").order_by("hamlet__name", "head_name", "id")
+
+
+async def add_household(
+    staff: Staff,
+    hamlet_id: int,
+    *,
+    head_name: str,
+    members_count: int,
+    address: str = "",
+    phone: str | None = None,
+    source: str = "web",
+) -> Household:
+    """Register one household in a hamlet of ``staff``'s scope. The same checks as a CSV
+    row: a head's name, 1–50 members, a Vietnamese phone, not already registered."""
+    hamlet = await hamlet_in_scope(staff, hamlet_id)
+    head = clean(head_name)
+    place = clean(address)
+    if not head:
+        raise ValidationError("the head of household is empty", field="head_name")
+    if len(head) > 200:
+        raise ValidationError("the name is too long (at most 200 characters)", field="head_name")
+    if len(place) > 300:
+        raise ValidationError("the address is too long (at most 300 characters)", field="address")
+    if isinstance(members_count, bool) or not 1 <= members_count <= MAX_MEMBERS:
+        raise ValidationError(
+            f"members must be a whole number from 1 to {MAX_MEMBERS}", field="members_count"
+        )
+    number = normalize_phone(phone) if phone and phone.strip() else None
+    for other_head, other_address in await Household.filter(hamlet_id=hamlet.id).values_list(
+        "head_name", "address"
+    ):
+        if (fold(str(other_head)), fold(str(other_address))) == (fold(head), fold(place)):
+            raise Conflict("this household is already registered")
+    household = await Household.create(
+        hamlet=hamlet,
+        head_name=head,
+        members_count=members_count,
+        address=place,
+        phone=number,
+        created_by=staff,
+    )
+    await audit.record(
+        "household.added",
+        actor=staff,
+        object_type="household",
+        object_id=household.id,
+        unit_id=hamlet.id,
+        source=source,
+    )
+    return household
+
+
+async def import_for(
+    staff: Staff,
+    commune_id: int,
+    data: bytes,
+    *,
+    create_hamlets: bool = False,
+    source: str = "web",
+) -> ImportResult:
+    """`import_households` by a staff member, into a commune of their scope."""
+    commune = await commune_in_scope(staff, commune_id)
+    return await import_households(
+        commune, data, create_hamlets=create_hamlets, actor=staff, source=source
+    )
+
+
 async def import_households(
-    commune: Unit, data: bytes, *, create_hamlets: bool = False, actor_label: str = "cli"
+    commune: Unit,
+    data: bytes,
+    *,
+    create_hamlets: bool = False,
+    actor_label: str = "cli",
+    actor: Staff | None = None,
+    source: str = "cli",
 ) -> ImportResult:
     """Import the households of ``data`` (a CSV file's bytes) into ``commune``'s hamlets."""
     if commune.level is not UnitLevel.COMMUNE:
@@ -186,15 +292,17 @@ async def import_households(
                 members_count=row.members,
                 address=row.address,
                 phone=row.phone,
+                created_by=actor,
             )
             result.added += 1
         await audit.record(
             "households.imported",
+            actor=actor,
             actor_label=actor_label,
             object_type="unit",
             object_id=commune.id,
             unit_id=commune.id,
-            source=actor_label,
+            source=source,
             data={"added": result.added, "refused": len(result.bad)},
         )
     result.bad.sort(key=lambda item: item.line)
