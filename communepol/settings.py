@@ -10,6 +10,7 @@ checked against, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import stat
@@ -72,6 +73,12 @@ VARIABLES: tuple[Variable, ...] = (
         "messages per second per Telegram bot (1-1000); above 30, broadcasts are sent as paid "
         "broadcasts (allow_paid_broadcast, 0.1 Star each)",
     ),
+    Variable(
+        "TRUSTED_PROXIES",
+        "",
+        "comma-separated IP addresses of the reverse proxies whose X-Forwarded-For is believed "
+        "(login throttling and the audit trail); empty: the peer address is the client",
+    ),
 )
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -96,6 +103,7 @@ class Settings:
     zalo_oauth_api_base: str = "https://oauth.zaloapp.com"
     zalo_bot_api_base: str = "https://bot-api.zaloplatforms.com"
     telegram_send_rate: float = 30.0
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -144,6 +152,7 @@ class Settings:
             zalo_oauth_api_base=_http_url("ZALO_OAUTH_API_BASE", raw("ZALO_OAUTH_API_BASE")),
             zalo_bot_api_base=_http_url("ZALO_BOT_API_BASE", raw("ZALO_BOT_API_BASE")),
             telegram_send_rate=_rate(raw("TELEGRAM_SEND_RATE")),
+            trusted_proxies=_addresses("TRUSTED_PROXIES", raw("TRUSTED_PROXIES")),
         )
 
 
@@ -178,6 +187,19 @@ def _rate(value: str) -> float:
     if not 1 <= rate <= 1000:
         raise _fail("TELEGRAM_SEND_RATE", f"{value!r} is not a rate from 1 to 1000 per second")
     return rate
+
+
+def _addresses(name: str, value: str) -> tuple[str, ...]:
+    """IP addresses, comma-separated, each in its canonical form ("::1", "10.0.0.2")."""
+    found = []
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        try:
+            found.append(str(ipaddress.ip_address(item.strip())))
+        except ValueError as err:
+            raise _fail(name, f"{item.strip()!r} is not an IP address") from err
+    return tuple(found)
 
 
 def _timezone(value: str) -> str:
