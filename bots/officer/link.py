@@ -2,7 +2,9 @@
 ABCD-EFGH" typed), ``/unlink`` (``/huylienket``) to stop, and ``/officer`` (``/canbo``) for
 the list of officer commands.
 
-The code is the one-time code printed when the person was put on the roster. A wrong, used or
+The code is the one-time code printed when the person was put on the roster; a household
+group's code, or a household's own, is handed to `bots.resident.household` (the same command
+for a village representative: one thing to remember, "send the code to the bot"). A wrong, used or
 expired code gets one answer, whichever it was. Linking is the one officer command anyone can
 use — it is how someone becomes staff in the bot; "liên kết" followed by something that is not
 a code is an ordinary message (a resident asking about a suspicious link), not a failed link.
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 from bots.conversation import Router, Turn
 from bots.officer.common import for_staff
+from bots.resident import household
 from bots.resident.common import not_understood
-from communepol.db.models import Staff
+from communepol.db.models import LinkPurpose, Staff
 from communepol.errors import ValidationError
 from communepol.i18n import ROLE_LABELS
 from communepol.ports import InboundKind
-from communepol.services import officers
+from communepol.services import householdgroups, officers
 from communepol.services.staff import LINK_CODE_ALPHABET, LINK_CODE_LENGTH, normalize_link_code
 
 router = Router()
@@ -52,6 +55,13 @@ async def link(turn: Turn) -> None:
                 "Type /link followed by the code you were given, for example /link ABCD-EFGH."
             )
         )
+        return
+    purpose = await householdgroups.code_purpose(turn.services.keyring, code)
+    if purpose is LinkPurpose.HOUSEHOLD_GROUP:
+        await household.link_group(turn, code)
+        return
+    if purpose is LinkPurpose.HOUSEHOLD:
+        await household.link_own(turn, code)
         return
     try:
         staff = await officers.link_identity(

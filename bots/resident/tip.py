@@ -6,13 +6,15 @@ message that arrives outside any conversation) is collected step by step in the 
 state and submitted once, on Send, to `Tips.submit`: the category, the commune (the page the
 resident follows, one of several, or a name typed and matched among the communes), for fraud
 the questions that let police call the bank at once, what happened, attachments, where, and
-whether to stay anonymous. Each step asks for what is still missing (`_next`), so a message
+whether to stay anonymous — and, from a shared household account, which of its households the
+tip is about (or the whole group). Each step asks for what is still missing (`_next`), so a message
 kept from the offer, a photo sent early or a location shared at any step is not asked again.
 
 Attachments are kept as the platform's references only: the tip service stores them as
 pending and the media fetcher downloads them later, outside the conversation.
 
-Button actions: ``tipc:<category>``, ``tipu:<unit id>`` / ``tipu:other``, ``tipx:<verb>``
+Button actions: ``tipc:<category>``, ``tipu:<unit id>`` / ``tipu:other``, ``tiph:<household
+id>`` / ``tiph:all``, ``tipx:<verb>``
 (skip, done, anon, named, send, cancel, and report / ask / rumour on the offer), and
 ``tipadd:<reference>`` — the button the service puts on officers' replies and status news —
 after which the resident's next message is added to that tip.
@@ -24,11 +26,18 @@ from typing import Any
 
 from bots.conversation import Router, Turn
 from bots.resident.common import channel_name, menu_buttons, not_understood, when
-from communepol.db.models import OPEN_TIP_STATUSES, Tip, TipCategory, Unit, UnitLevel
+from communepol.db.models import (
+    OPEN_TIP_STATUSES,
+    ContactKind,
+    Tip,
+    TipCategory,
+    Unit,
+    UnitLevel,
+)
 from communepol.errors import Conflict, NotFound, ValidationError
 from communepol.i18n import N_, TIP_CATEGORY_LABELS, TIP_STATUS_LABELS
 from communepol.ports import Button, ButtonKind, InboundKind, Location, Media, MediaKind
-from communepol.services import follows, tips, units
+from communepol.services import follows, householdgroups, tips, units
 from communepol.services.tipcards import FRAUD_LABELS
 from communepol.services.tips import FRAUD_FIELDS, MAX_ATTACHMENTS, MAX_TEXT, TipInput, Tips
 from communepol.text import clean_message, fold
@@ -46,6 +55,7 @@ FRAUD = "fraud"
 TEXT = "text"
 FILES = "files"
 PLACE = "place"
+HOUSEHOLD = "household"  # a shared household account: which household
 ANONYMITY = "anonymity"
 CONFIRM = "confirm"
 CHOOSE = "choose"  # the offer's only step
@@ -63,6 +73,7 @@ _LOCATION = "location"  # {"latitude", "longitude", "title"}
 _PLACE = "place"  # a place as typed
 _DONE = "done"  # steps answered or skipped: "text", "files", "place"
 _ANONYMOUS = "anonymous"
+_HOUSEHOLD = "household"  # the household's id, or None for the whole group
 _REFERENCE = "reference"  # the tip being added to
 
 # The categories in the order the resident sees them.
@@ -90,6 +101,7 @@ MAX_UNIT_CHOICES = 5  # communes offered for a typed name
 MAX_ADD_BUTTONS = 5  # "add information" buttons under "my tips"
 EXCERPT = 300  # characters of the tip's text in the summary
 MAX_PLACE = 300
+MAX_HOUSEHOLDS = 12  # households offered as buttons
 
 FRAUD_QUESTIONS = {
     "bank": N_(
@@ -328,6 +340,12 @@ async def _next(turn: Turn) -> None:
     if category not in NO_PLACE and not _is_done(turn, PLACE) and not data.get(_LOCATION):
         _ask_place(turn)
         return
+    if (
+        turn.contact.kind is ContactKind.SHARED_HOUSEHOLD
+        and _HOUSEHOLD not in data
+        and await _ask_household(turn)
+    ):
+        return
     if _ANONYMOUS not in data:
         _ask_anonymity(turn)
         return
@@ -550,6 +568,48 @@ def _ask_place(turn: Turn) -> None:
     )
 
 
+async def _ask_household(turn: Turn) -> bool:
+    """On a shared household account: which household is it about? False when the account
+    speaks for no confirmed household (nothing to ask)."""
+    members = await householdgroups.households_for_tip(turn.contact)
+    if not members:
+        return False
+    turn.go(FLOW, HOUSEHOLD)
+    turn.say(
+        turn.gettext("This account speaks for several households. Which household is this about?"),
+        buttons=[
+            [Button(member.household.head_name, f"tiph:{member.household.id}")]
+            for member in members[:MAX_HOUSEHOLDS]
+        ]
+        + [[Button(turn.gettext("The whole group"), "tiph:all")], [_cancel_button(turn)]],
+    )
+    return True
+
+
+@router.action("tiph")
+async def household_chosen(turn: Turn) -> None:
+    if turn.flow != FLOW:
+        _stale(turn)
+        return
+    value = (turn.event.action or "").partition(":")[2]
+    if value == "all":
+        turn.data[_HOUSEHOLD] = None
+    elif value.isascii() and value.isdigit() and len(value) <= 10:
+        # Checked against the account's households on Send (a forged id is refused there).
+        turn.data[_HOUSEHOLD] = int(value)
+    await _next(turn)
+
+
+async def _household_name(turn: Turn) -> str | None:
+    chosen = turn.data.get(_HOUSEHOLD)
+    if chosen is None:
+        return None
+    for member in await householdgroups.households_for_tip(turn.contact):
+        if member.household.id == chosen:
+            return member.household.head_name
+    return None
+
+
 def _ask_anonymity(turn: Turn) -> None:
     turn.go(FLOW, ANONYMITY)
     turn.say(
@@ -600,6 +660,16 @@ async def _confirm(turn: Turn) -> None:
         lines.append("• " + turn.gettext("Place: {place}", place=data[_PLACE]))
     if data.get(_CATEGORY) not in NO_PLACE and not data.get(_LOCATION) and not data.get(_PLACE):
         lines.append("• " + turn.gettext("Location: not given"))
+    if _HOUSEHOLD in data:
+        name = await _household_name(turn)
+        lines.append(
+            "• "
+            + (
+                turn.gettext("About the household of {head}", head=name)
+                if name
+                else turn.gettext("About the whole group of households")
+            )
+        )
     lines.append(
         "• "
         + (
@@ -624,6 +694,7 @@ async def _confirm(turn: Turn) -> None:
 @router.step(FLOW, TEXT)
 @router.step(FLOW, FILES)
 @router.step(FLOW, PLACE)
+@router.step(FLOW, HOUSEHOLD)
 @router.step(FLOW, ANONYMITY)
 @router.step(FLOW, CONFIRM)
 async def answered(turn: Turn) -> None:
@@ -779,6 +850,7 @@ async def _send(turn: Turn) -> None:
                 location_text=data.get(_PLACE),
                 media=_media_of(data),
                 details=dict(data.get(_FRAUD) or {}),
+                household_id=data.get(_HOUSEHOLD),
             ),
         )
     except ValidationError as err:
@@ -787,6 +859,10 @@ async def _send(turn: Turn) -> None:
             data.pop(_UNIT, None)
             data[_TYPE_UNIT] = True
             turn.say(turn.gettext("This commune cannot receive tips here. Choose it again."))
+            await _next(turn)
+            return
+        if err.field == "household":
+            data.pop(_HOUSEHOLD, None)  # no longer one of this account's: asked again
             await _next(turn)
             return
         if err.field == "text":

@@ -57,7 +57,7 @@ from communepol.media import IMAGE_CONTENT_TYPES, MediaStore
 from communepol.ports import Button, ButtonKind, Media, MediaKind, OutboundMessage
 from communepol.services import audit, notices, outbox, scope
 from communepol.services.fanout import Audience, payload_sql
-from communepol.services.posts import plan_audience
+from communepol.services.posts import add_relay_messages, plan_audience
 from communepol.services.staff import normalize_phone
 from communepol.services.units import subtree_prefix
 from communepol.settings import Settings
@@ -366,6 +366,7 @@ class Alerts:
             default_locale=page.default_locale,
             locales=tuple(sorted(messages)),
             not_before=now,
+            relay=True,  # every alert asks shared accounts to tell their households
         )
 
     async def _post(
@@ -401,6 +402,7 @@ class Alerts:
             status=PublicationStatus.SENDING,
             messages={locale: message.to_payload() for locale, message in messages.items()},
         )
+        await add_relay_messages(publication, messages, self.i18n)
         return publication, messages
 
     def _body(self, alert: Alert, locale: str) -> str:
@@ -575,7 +577,7 @@ async def _plan_to_recipients(
     """Plan ``message`` for the recipients of the original alert's ``old_publication``: the
     same contacts and groups, on the same accounts, each in their language; anyone who has
     stopped following every page of the alert, or was erased, is left out."""
-    payload, params = payload_sql(sorted(messages), page.default_locale)
+    payload, params = payload_sql(sorted(messages), page.default_locale, relay=True)
     return await raw.execute(
         Delivery,
         _TO_RECIPIENTS.replace("{payload}", payload),

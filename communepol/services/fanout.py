@@ -12,6 +12,9 @@ Python per follower.
   run plans nothing new, and an alert sent to several pages (prefix ``alert:7``) reaches a
   person following two of them once.
 - Community groups linked to the page's unit that take the post's category get a row each.
+- Shared household accounts: for an alert or a post that must reach every household, a shared
+  account's row names its language's *relay* variant (``"vi+relay"``), the message with a button
+  "I have told the households" (`householdgroups.relay_messages`) — still in the one INSERT.
 - Zalo OA promotion quotas: on an OA whose monthly quota staff have set, rows beyond what is
   left this month are planned as ``quota_blocked`` with the reason, in the same INSERT (the
   followers numbered per account), so a post's statistics say what the quota stopped instead
@@ -34,6 +37,7 @@ from communepol.db.models import (
     ChannelAccount,
     ChannelKind,
     CommunityGroup,
+    ContactKind,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -43,6 +47,8 @@ from communepol.services import outbox
 from communepol.services.outbox import FROM_PUBLICATION, Planned
 
 QUOTA_REASON = "the Zalo OA's monthly promotion quota is used up"
+# A publication's message key for shared household accounts: "<locale>+relay".
+RELAY_SUFFIX = "+relay"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Audience:
     default_locale: str
     locales: tuple[str, ...]  # the languages the publication's messages exist in
     not_before: datetime
+    relay: bool = False  # shared household accounts get the "+relay" variant
 
 
 _FOLLOWERS = """
@@ -66,7 +73,8 @@ INSERT INTO delivery (channel_account_id, contact_id, kind, priority, dedup_key,
 SELECT c.account_id, c.contact_id, :kind, :priority,
        CAST(:prefix AS TEXT) || CAST(c.contact_id AS TEXT),
        {payload}, :publication, {status}, {error}, 0, :not_before, :now
-  FROM (SELECT c.channel_account_id AS account_id, c.id AS contact_id, c.locale AS locale{seq}
+  FROM (SELECT c.channel_account_id AS account_id, c.id AS contact_id, c.locale AS locale,
+               c.kind AS kind{seq}
           FROM follow f
           JOIN contact c ON c.id = f.contact_id
          WHERE f.page_id = :page AND f.status = 'active'
@@ -97,20 +105,36 @@ def _quota_sql(room: Mapping[int, int]) -> tuple[str, str, str, dict[str, Any]]:
     return _SEQ, status, error, params
 
 
-def payload_sql(locales: Sequence[str], default_locale: str) -> tuple[str, dict[str, str]]:
+def payload_sql(
+    locales: Sequence[str], default_locale: str, *, relay: bool = False
+) -> tuple[str, dict[str, str]]:
     """The per-row payload for rows joined to their contact as ``c``: a CASE on the contact's
     language, each branch a bound JSON text naming the language; a group (no contact) or an
-    untranslated language gets ``default_locale``."""
+    untranslated language gets ``default_locale``. With ``relay``, shared household accounts
+    name the language's relay variant."""
+    plain, params = _locale_case(locales, default_locale, "")
+    if not relay:
+        return plain, params
+    shared, relay_params = _locale_case(locales, default_locale, RELAY_SUFFIX)
+    params |= relay_params
+    params["shared_kind"] = ContactKind.SHARED_HOUSEHOLD.value
+    return f"CASE WHEN c.kind = :shared_kind THEN {shared} ELSE {plain} END", params
+
+
+def _locale_case(
+    locales: Sequence[str], default_locale: str, suffix: str
+) -> tuple[str, dict[str, str]]:
+    tag = "relay_" if suffix else ""
     params: dict[str, str] = {}
     branches = []
     for number, locale in enumerate(locales):
         if locale == default_locale:
             continue
-        params[f"locale_{number}"] = locale
-        params[f"payload_{number}"] = f'{{"{FROM_PUBLICATION}": "{locale}"}}'
-        branches.append(f"WHEN :locale_{number} THEN CAST(:payload_{number} AS {{json}})")
-    params["payload_default"] = f'{{"{FROM_PUBLICATION}": "{default_locale}"}}'
-    fallback = "CAST(:payload_default AS {json})"
+        params[f"{tag}locale_{number}"] = locale
+        params[f"{tag}payload_{number}"] = f'{{"{FROM_PUBLICATION}": "{locale}{suffix}"}}'
+        branches.append(f"WHEN :{tag}locale_{number} THEN CAST(:{tag}payload_{number} AS {{json}})")
+    params[f"{tag}payload_default"] = f'{{"{FROM_PUBLICATION}": "{default_locale}{suffix}"}}'
+    fallback = f"CAST(:{tag}payload_default AS {{json}})"
     if not branches:
         return fallback, params
     return f"CASE c.locale {' '.join(branches)} ELSE {fallback} END", params
@@ -121,7 +145,7 @@ async def plan_followers(
 ) -> int:
     """Plan a row for every follower of the page, those beyond an OA's ``room`` (see
     `promotion_room`) as ``quota_blocked``; how many new rows."""
-    payload, params = payload_sql(audience.locales, audience.default_locale)
+    payload, params = payload_sql(audience.locales, audience.default_locale, relay=audience.relay)
     seq, status, error, quota_params = _quota_sql(room or {})
     query = (
         _FOLLOWERS.replace("{payload}", payload)

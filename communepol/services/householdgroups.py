@@ -33,9 +33,11 @@ only on the groups they represent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -62,8 +64,11 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.errors import Conflict, NotFound, ValidationError
+from communepol.i18n import N_, I18n
+from communepol.ports import Button, OutboundMessage
 from communepol.services import audit, scope
 from communepol.services.contacts import record_consent
+from communepol.services.fanout import RELAY_SUFFIX
 from communepol.services.staff import consume_link_code, generate_link_code, normalize_link_code
 from communepol.text import clean
 
@@ -619,9 +624,29 @@ async def check_tip_household(contact: Contact, household_id: int) -> Household:
     raise ValidationError("choose one of the households of this account", field="household")
 
 
+RELAY_LABEL = N_("I have told the households")
+
+
 def needs_relay(*, alert: bool, must_reach_every_household: bool) -> bool:
     """Whether a publication asks shared accounts to confirm they told each household."""
     return alert or must_reach_every_household
+
+
+def relay_messages(
+    messages: Mapping[str, OutboundMessage], publication_id: int, i18n: I18n
+) -> dict[str, dict[str, Any]]:
+    """The relay variant of each language's message (stored on the publication under
+    ``"<locale>+relay"``): the same message with the button "I have told the households"."""
+    return {
+        f"{locale}{RELAY_SUFFIX}": dataclasses.replace(
+            message,
+            buttons=(
+                *message.buttons,
+                (Button(i18n.gettext(locale, RELAY_LABEL), f"rly:{publication_id}"),),
+            ),
+        ).to_payload()
+        for locale, message in messages.items()
+    }
 
 
 @dataclass(frozen=True)

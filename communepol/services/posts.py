@@ -55,7 +55,7 @@ from communepol.i18n import POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n
 from communepol.media import IMAGE_CONTENT_TYPES, PDF, MediaStore
 from communepol.ports import Button, ButtonKind, Media, MediaKind, OutboundMessage
 from communepol.schedule import cron_trigger, next_occurrence
-from communepol.services import audit, fanout, notices, outbox, scope
+from communepol.services import audit, fanout, householdgroups, notices, outbox, scope
 from communepol.services.fanout import Audience
 from communepol.services.pages import pick_translation
 from communepol.settings import Settings
@@ -653,6 +653,12 @@ class Publisher:
             status=PublicationStatus.SENDING,
             messages={locale: message.to_payload() for locale, message in messages.items()},
         )
+        relay = householdgroups.needs_relay(
+            alert=post.alert_id is not None,  # type: ignore[attr-defined]
+            must_reach_every_household=post.must_reach_every_household,
+        )
+        if relay:
+            await add_relay_messages(publication, messages, self.i18n)
         kind = DeliveryKind.ALERT if post.alert_id else DeliveryKind.BROADCAST  # type: ignore[attr-defined]
         audience = Audience(
             publication_id=publication.id,
@@ -664,6 +670,7 @@ class Publisher:
             default_locale=page.default_locale,
             locales=tuple(sorted(messages)),
             not_before=now,
+            relay=relay,
         )
         recipients = await plan_audience(audience, messages, now, self.settings)
         publication.recipients = recipients
@@ -738,6 +745,18 @@ class Publisher:
                     id=publication.id, status=PublicationStatus.SENDING
                 ).update(status=PublicationStatus.DONE, finished_at=utcnow())
         return finished
+
+
+async def add_relay_messages(
+    publication: Publication, messages: dict[str, OutboundMessage], i18n: I18n
+) -> None:
+    """Store the relay variants (`householdgroups.relay_messages`) next to the messages: they
+    name the publication, so they are added once it exists."""
+    publication.messages = {
+        **publication.messages,
+        **householdgroups.relay_messages(messages, publication.id, i18n),
+    }
+    await Publication.filter(id=publication.id).update(messages=publication.messages)
 
 
 async def plan_audience(

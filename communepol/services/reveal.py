@@ -20,7 +20,15 @@ from tortoise.transactions import in_transaction
 from communepol.clock import utcnow
 from communepol.crypto import Keyring
 from communepol.db import raw
-from communepol.db.models import ChannelAccount, ChannelKind, RevealRequest, Staff, Tip, Unit
+from communepol.db.models import (
+    ChannelAccount,
+    ChannelKind,
+    Household,
+    RevealRequest,
+    Staff,
+    Tip,
+    Unit,
+)
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import N_
 from communepol.services import audit, notices, scope, tips, vault
@@ -182,7 +190,17 @@ async def revealed_identity(
         data={"request": request.id},
     )
     name = identity.display_name or "—"
-    return f"{name} ({PLATFORM_NAMES.get(account.kind, account.kind.value)}) — {account.name}"
+    revealed = f"{name} ({PLATFORM_NAMES.get(account.kind, account.kind.value)}) — {account.name}"
+    household_id = await vault.household_of(keyring, tip.id)
+    household = (
+        await Household.get_or_none(id=household_id).select_related("hamlet")
+        if household_id is not None
+        else None
+    )
+    if household is not None:
+        # A shared household account: which of its households the tip is about.
+        revealed += f" · {household.head_name}, {household.hamlet.name}"
+    return revealed
 
 
 async def waiting_for(staff: Staff, *, limit: int = 10) -> list[RevealRequest]:

@@ -40,6 +40,7 @@ from communepol.db.models import (
     AttachmentStatus,
     Contact,
     DutyShift,
+    Household,
     Role,
     RoutingRule,
     Staff,
@@ -57,7 +58,16 @@ from communepol.db.models import (
 )
 from communepol.errors import Conflict, NotFound, ValidationError
 from communepol.ports import Location, Media, OutboundMessage
-from communepol.services import audit, notices, rumours, scope, sla, tipcards, vault
+from communepol.services import (
+    audit,
+    householdgroups,
+    notices,
+    rumours,
+    scope,
+    sla,
+    tipcards,
+    vault,
+)
 from communepol.services.contacts import open_identity
 from communepol.services.units import subtree_prefix
 from communepol.text import clean, clean_message
@@ -119,6 +129,9 @@ class TipInput:
     media: Sequence[Media] = ()
     details: Mapping[str, str] = field(default_factory=dict)
     source: str = "bot"
+    # From a shared household account: which of its households the tip is about (None: the
+    # whole group, or a person's own account).
+    household_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -308,8 +321,13 @@ async def sender_label(keyring: Keyring, tip: Tip) -> str:
     contact = await Contact.get_or_none(id=tip.contact_id)  # type: ignore[attr-defined]
     if contact is None or contact.erased_at is not None:
         return tip.alias or "—"
-    name = open_identity(keyring, contact).display_name
-    return name or tip.alias or "—"
+    name = open_identity(keyring, contact).display_name or tip.alias or "—"
+    if tip.household_id is not None:  # type: ignore[attr-defined]
+        # A shared household account: the tip says which of its households it is about.
+        household = await Household.get_or_none(id=tip.household_id).select_related("hamlet")  # type: ignore[attr-defined]
+        if household is not None:
+            return f"{name} · {household.head_name}, {household.hamlet.name}"
+    return name
 
 
 async def notify_responders(
@@ -352,6 +370,9 @@ class Tips:
         if recent >= FLOOD_LIMIT:
             # One person flooding the desk would bury everyone else's tips.
             raise ValidationError("too many tips in the last hour; please wait", field="flood")
+        household = None
+        if data.household_id is not None:
+            household = await householdgroups.check_tip_household(contact, data.household_id)
         urgency = CATEGORY_URGENCY[valid.category]
         deadlines = await sla.deadlines(valid.unit, urgency, now)
         async with in_transaction(raw.connection(Tip).connection_name):
@@ -363,6 +384,8 @@ class Tips:
                 anonymous=data.anonymous,
                 alias=new_alias(),
                 contact=None if data.anonymous else contact,
+                # An anonymous tip's household would name its sender: it stays in the vault.
+                household=None if data.anonymous else household,
                 source=data.source[:16],
                 text=valid.text,
                 location_lat=valid.location.latitude if valid.location else None,
@@ -381,7 +404,12 @@ class Tips:
                 tip=tip, direction=TipMessageDirection.FROM_RESIDENT, text=valid.text
             )
             await self._attach(tip, message, contact, data.media)
-            await vault.deposit(self.keyring, tip, contact)
+            await vault.deposit(
+                self.keyring,
+                tip,
+                contact,
+                household_id=household.id if household is not None and data.anonymous else None,
+            )
             routed = await _routes(valid.unit, valid.category)
             for unit in routed:
                 await TipRoute.create(tip=tip, unit=unit)

@@ -34,11 +34,15 @@ def tipster_key(keyring: Keyring, contact: Contact) -> str:
     return keyring.keyed_hash(TIPSTER, contact.identity_hash)
 
 
-async def deposit(keyring: Keyring, tip: Tip, contact: Contact) -> None:
-    """Seal the link from ``tip`` to ``contact`` (inside the intake's transaction)."""
-    sealed = keyring.box(BOX).seal_json(
-        {"contact_id": contact.id, "identity_hash": contact.identity_hash}
-    )
+async def deposit(
+    keyring: Keyring, tip: Tip, contact: Contact, *, household_id: int | None = None
+) -> None:
+    """Seal the link from ``tip`` to ``contact`` (inside the intake's transaction), and for an
+    anonymous tip from a shared household account, the household it is about."""
+    value: dict[str, Any] = {"contact_id": contact.id, "identity_hash": contact.identity_hash}
+    if household_id is not None:
+        value["household_id"] = household_id
+    sealed = keyring.box(BOX).seal_json(value)
     await AliasVaultEntry.create(tip=tip, sealed=sealed, tipster_key=tipster_key(keyring, contact))
 
 
@@ -56,6 +60,19 @@ async def tipster_of(keyring: Keyring, tip_id: int) -> Contact | None:
     if contact is None or contact.identity_hash != value.get("identity_hash"):
         return None
     return contact
+
+
+async def household_of(keyring: Keyring, tip_id: int) -> int | None:
+    """The household an anonymous tip from a shared account is about (an approved reveal)."""
+    entry = await AliasVaultEntry.get_or_none(tip_id=tip_id)
+    if entry is None:
+        return None
+    try:
+        value: dict[str, Any] = keyring.box(BOX).open_json(entry.sealed)
+    except DecryptionError:
+        return None
+    household = value.get("household_id")
+    return int(household) if household is not None else None
 
 
 async def tip_ids_of(keyring: Keyring, contact: Contact) -> list[int]:
