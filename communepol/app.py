@@ -33,6 +33,7 @@ from communepol.services.inbox import InboxWriter
 from communepol.services.posts import Publisher
 from communepol.settings import Settings
 from communepol.web.alerts import setup_alerts
+from communepol.web.api import setup_api
 from communepol.web.chathub import WebchatHub
 from communepol.web.errors import error_middleware
 from communepol.web.feeds import setup_feeds
@@ -97,6 +98,7 @@ def create_app(
     setup_alerts(app)
     setup_webhooks(app)
     setup_webchat(app)
+    setup_api(app)
     return app
 
 

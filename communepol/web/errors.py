@@ -10,7 +10,7 @@ import uuid
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from communepol.errors import CommunepolError
+from communepol.errors import CommunepolError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,36 @@ def _error_response(request: web.Request, status: int, message: str) -> web.Resp
     return web.Response(text=message, status=status, content_type="text/plain", charset="utf-8")
 
 
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _api_error(status: int, message: str, field: str | None = None) -> web.Response:
+    """The REST API's errors: JSON, never cached."""
+    body = {"error": message} | ({"field": field} if field else {})
+    return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except web.HTTPException:
+    except web.HTTPException as exc:
+        # aiohttp's own refusals (no such route, wrong method, body too large) are plain
+        # text; the API answers JSON, keeping their headers (Allow, WWW-Authenticate).
+        if _is_api(request) and exc.status >= 400 and exc.content_type != "application/json":
+            response = _api_error(exc.status, exc.reason)
+            for name in ("Allow", "WWW-Authenticate"):
+                if name in exc.headers:
+                    response.headers[name] = exc.headers[name]
+            return response
         raise
     except CommunepolError as err:
+        if _is_api(request):
+            # The API says 422 for a field it cannot accept, and names the field.
+            if isinstance(err, ValidationError):
+                return _api_error(422, err.message, err.field)
+            return _api_error(err.http_status, err.message)
         return _error_response(request, err.http_status, err.message)
     except Exception:
         incident = uuid.uuid4().hex[:12]

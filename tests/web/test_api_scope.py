@@ -1,0 +1,144 @@
+"""The scope matrix of the REST API (reliability T27): officer of commune A, officer of commune
+B, supervisor of district D1 (A and B), supervisor of district D2 × every endpoint that takes an
+id. In scope: 200. Out of scope: 404 — the same answer as for an object that does not exist —
+and the 404 body carries nothing of the other commune. Lists are filtered on the server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from communepol.app import create_app
+from communepol.db.models import AuditEvent, Tip, TipEvent, TipMessage
+from communepol.settings import Settings
+from tests.web.apikit import ClientFactory, World, ref, world
+
+WHO = ("officer A", "officer B", "supervisor D1", "supervisor D2")
+
+# endpoint → (method, path of the object in commune A, JSON body, who may see it)
+Request = tuple[str, Callable[[World], str], dict[str, Any] | None]
+A_SIDE = {"officer A", "supervisor D1"}
+ENDPOINTS: dict[str, tuple[Request, set[str]]] = {
+    "coverage of A": (("GET", lambda w: f"/api/v1/units/{w.a.id}/coverage", None), A_SIDE),
+    "tips of unit A": (("GET", lambda w: f"/api/v1/tips?unit={w.a.id}", None), A_SIDE),
+    "tip of A": (("GET", lambda w: f"/api/v1/tips/{ref(w.tip_a)}", None), A_SIDE),
+    "acknowledge A's tip": (
+        ("POST", lambda w: f"/api/v1/tips/{ref(w.tip_a)}/acknowledge", {}),
+        A_SIDE,
+    ),
+    "reply to A's tip": (
+        ("POST", lambda w: f"/api/v1/tips/{ref(w.tip_a)}/reply", {"text": "Chúng tôi đang đến."}),
+        A_SIDE,
+    ),
+    "resolve A's tip": (
+        ("POST", lambda w: f"/api/v1/tips/{ref(w.tip_a)}/resolve", {"outcome": "Đã tìm thấy."}),
+        A_SIDE,
+    ),
+    "board of A": (("GET", lambda w: f"/api/v1/board?unit={w.a.id}", None), A_SIDE),
+    "board of D1": (("GET", lambda w: f"/api/v1/board?unit={w.d1.id}", None), {"supervisor D1"}),
+    "board of D2": (("GET", lambda w: f"/api/v1/board?unit={w.d2.id}", None), {"supervisor D2"}),
+}
+
+# What of commune A a refusal must not show.
+A_SECRETS: Callable[[World], list[str]] = lambda w: [  # noqa: E731
+    w.tip_a.reference,
+    "Xe đạp",
+    "Ea Sinh",
+    "Xã Ea Kar",
+    "Y Bhim",
+]
+
+
+@pytest.fixture
+async def client(settings: Settings, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(settings, run_workers=False))
+
+
+async def _changes() -> tuple[Any, ...]:
+    return (
+        await Tip.all().order_by("id").values_list("id", "status", "outcome"),
+        await TipMessage.all().count(),
+        await TipEvent.all().count(),
+        await AuditEvent.filter(object_type="tip").count(),
+    )
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+async def test_every_endpoint_with_an_id_is_200_in_scope_and_404_outside(
+    client: TestClient[Any, Any], endpoint: str, who: str
+) -> None:
+    w = await world()
+    (method, path, body), allowed = ENDPOINTS[endpoint]
+    before = await _changes()
+    response = await client.request(method, path(w), json=body, headers=w.auth(who))
+    text = await response.text()
+    if who in allowed:
+        assert response.status == 200, text
+        return
+    assert response.status == 404, text
+    assert await response.json() == {"error": "not found"}
+    for secret in A_SECRETS(w):
+        assert secret not in text
+    assert await _changes() == before  # nothing written, nobody told
+
+
+@pytest.mark.parametrize("who", WHO)
+async def test_the_same_404_for_an_object_that_does_not_exist(
+    client: TestClient[Any, Any], who: str
+) -> None:
+    w = await world()
+    for path in ("/api/v1/tips/T-AAAAAA", "/api/v1/board?unit=999999", "/api/v1/tips?unit=999999"):
+        response = await client.get(path, headers=w.auth(who))
+        assert response.status == 404, path
+        assert await response.json() == {"error": "not found"}
+
+
+async def test_the_tip_list_is_filtered_on_the_server(client: TestClient[Any, Any]) -> None:
+    w = await world()
+
+    async def references(who: str, query: str = "") -> set[str]:
+        response = await client.get(f"/api/v1/tips{query}", headers=w.auth(who))
+        assert response.status == 200
+        return {item["reference"] for item in (await response.json())["items"]}
+
+    a_tips = {ref(w.tip_a), ref(w.tip_a_named)}
+    assert await references("officer A") == a_tips
+    assert await references("officer B") == {ref(w.tip_b)}
+    assert await references("supervisor D1") == a_tips | {ref(w.tip_b)}
+    assert await references("supervisor D2") == set()
+    assert await references("supervisor D1", f"?unit={w.b.id}") == {ref(w.tip_b)}
+    assert await references("officer A", "?category=drugs") == {ref(w.tip_a_named)}
+    assert await references("officer A", "?status=resolved") == set()
+    assert await references("officer A", "?status=open&overdue=false") == a_tips
+
+
+async def test_pages_of_the_tip_list(client: TestClient[Any, Any]) -> None:
+    w = await world()
+    first = await (await client.get("/api/v1/tips?limit=2", headers=w.auth("supervisor D1"))).json()
+    assert len(first["items"]) == 2 and first["next_offset"] == 2
+    rest = await (
+        await client.get("/api/v1/tips?limit=2&offset=2", headers=w.auth("supervisor D1"))
+    ).json()
+    assert len(rest["items"]) == 1 and rest["next_offset"] is None
+    seen = {item["reference"] for item in first["items"] + rest["items"]}
+    assert seen == {ref(w.tip_a), ref(w.tip_a_named), ref(w.tip_b)}
+
+
+async def test_the_board_of_a_district_lists_its_communes_only(
+    client: TestClient[Any, Any],
+) -> None:
+    w = await world()
+    response = await client.get(
+        f"/api/v1/board?unit={w.d1.id}&days=7", headers=w.auth("supervisor D1")
+    )
+    board = await response.json()
+    assert board["unit"]["id"] == w.d1.id
+    rows = {row["unit"]["name"]: row for row in board["communes"]}
+    assert set(rows) == {"Xã Ea Kar", "Xã Ea Păl"}
+    assert rows["Xã Ea Kar"]["received"] == 2 and rows["Xã Ea Păl"]["received"] == 1
+    own = await (await client.get("/api/v1/board", headers=w.auth("officer B"))).json()
+    assert [row["unit"]["name"] for row in own["communes"]] == ["Xã Ea Păl"]
