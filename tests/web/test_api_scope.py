@@ -12,14 +12,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from communepol.app import create_app
-from communepol.db.models import AuditEvent, Tip, TipEvent, TipMessage
+from communepol.db.models import AuditEvent, Household, Tip, TipEvent, TipMessage
 from communepol.settings import Settings
 from tests.web.apikit import ClientFactory, World, ref, world
 
 WHO = ("officer A", "officer B", "supervisor D1", "supervisor D2")
 
 # endpoint → (method, path of the object in commune A, JSON body, who may see it)
-Request = tuple[str, Callable[[World], str], dict[str, Any] | None]
+Request = tuple[str, Callable[[World], str], dict[str, Any] | bytes | None]
+CSV = "thon,chu_ho,so_nguoi,dia_chi\nEa Sinh,Ksor Y Bông,3,Thôn Ea Sinh\n".encode()
 A_SIDE = {"officer A", "supervisor D1"}
 ENDPOINTS: dict[str, tuple[Request, set[str]]] = {
     "coverage of A": (("GET", lambda w: f"/api/v1/units/{w.a.id}/coverage", None), A_SIDE),
@@ -35,6 +36,19 @@ ENDPOINTS: dict[str, tuple[Request, set[str]]] = {
     ),
     "resolve A's tip": (
         ("POST", lambda w: f"/api/v1/tips/{ref(w.tip_a)}/resolve", {"outcome": "Đã tìm thấy."}),
+        A_SIDE,
+    ),
+    "households of A": (("GET", lambda w: f"/api/v1/communes/{w.a.id}/households", None), A_SIDE),
+    "add a household to A's hamlet": (
+        (
+            "POST",
+            lambda w: f"/api/v1/hamlets/{w.hamlet_a.id}/households",
+            {"head_name": "Ksor Y Bông", "members_count": 3},
+        ),
+        A_SIDE,
+    ),
+    "import households into A": (
+        ("POST", lambda w: f"/api/v1/communes/{w.a.id}/households/import", CSV),
         A_SIDE,
     ),
     "board of A": (("GET", lambda w: f"/api/v1/board?unit={w.a.id}", None), A_SIDE),
@@ -62,7 +76,8 @@ async def _changes() -> tuple[Any, ...]:
         await Tip.all().order_by("id").values_list("id", "status", "outcome"),
         await TipMessage.all().count(),
         await TipEvent.all().count(),
-        await AuditEvent.filter(object_type="tip").count(),
+        await AuditEvent.all().count(),
+        await Household.all().order_by("id").values_list("id", "hamlet_id", "head_name"),
     )
 
 
@@ -74,10 +89,14 @@ async def test_every_endpoint_with_an_id_is_200_in_scope_and_404_outside(
     w = await world()
     (method, path, body), allowed = ENDPOINTS[endpoint]
     before = await _changes()
-    response = await client.request(method, path(w), json=body, headers=w.auth(who))
+    if isinstance(body, bytes):
+        headers = w.auth(who) | {"Content-Type": "text/csv"}
+        response = await client.request(method, path(w), data=body, headers=headers)
+    else:
+        response = await client.request(method, path(w), json=body, headers=w.auth(who))
     text = await response.text()
     if who in allowed:
-        assert response.status == 200, text
+        assert response.status == (201 if endpoint.startswith("add") else 200), text
         return
     assert response.status == 404, text
     assert await response.json() == {"error": "not found"}

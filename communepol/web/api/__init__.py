@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from communepol.web.api import board, coverage, me, openapi, tips
+from communepol.web.api import board, coverage, households, me, openapi, tips
 from communepol.web.api.io import json_response
 
 
@@ -23,7 +23,7 @@ async def get_openapi(request: web.Request) -> web.StreamResponse:
 
 def setup_api(app: web.Application) -> None:
     routes = [("GET", "/openapi.json", get_openapi)]
-    for module in (me, coverage, tips, board):
+    for module in (me, coverage, households, tips, board):
         routes.extend(module.ROUTES)
     for method, path, handler in routes:
         app.router.add_route(method, openapi.PREFIX + path, handler)
