@@ -1232,6 +1232,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--create-hamlets", action="store_true", help="add the hamlets the file names"
     )
 
+    from communepol.cli_households import add_household_commands
+
+    add_household_commands(household_commands, add)
+
     admin_commands = group("admin", "Administrators.")
     admin_create = add(
         admin_commands, "create", cmd_admin_create, "Create an administrator with a web login."

@@ -28,7 +28,8 @@ households" to the shared account, and `confirm_relay` records, per household, t
 told (`HouseholdRelayConfirmation`).
 
 Every change is audited; staff act through `scope` (outside it is `NotFound`), a representative
-only on the groups they represent.
+only on the groups they represent. ``staff=None`` is the server's operator (`communepol
+households …`), who acts as an administrator and is audited as "cli".
 """
 
 from __future__ import annotations
@@ -160,22 +161,28 @@ async def _view(group: HouseholdGroup) -> GroupView:
 # --- staff ---------------------------------------------------------------------------------------
 
 
-async def _commune(staff: Staff, commune_id: int) -> Unit:
+async def _require(staff: Staff | None, unit: Unit) -> None:
+    """``unit`` in ``staff``'s scope (``None``: the server's operator, who sees everything)."""
+    if staff is not None:
+        await scope.require_unit(staff, unit)
+
+
+async def _commune(staff: Staff | None, commune_id: int) -> Unit:
     commune = await Unit.get_or_none(id=commune_id)
     if commune is None:
         raise NotFound("not found")
-    await scope.require_unit(staff, commune)
+    await _require(staff, commune)
     if commune.level is not UnitLevel.COMMUNE:
         raise ValidationError("a household group belongs to a commune or ward", field="commune")
     return commune
 
 
-async def access_group(staff: Staff, group_id: int) -> HouseholdGroup:
+async def access_group(staff: Staff | None, group_id: int) -> HouseholdGroup:
     """The group if its commune is in ``staff``'s scope; `NotFound` otherwise."""
     group = await HouseholdGroup.get_or_none(id=group_id).select_related("unit")
     if group is None:
         raise NotFound("not found")
-    await scope.require_unit(staff, group.unit)
+    await _require(staff, group.unit)
     return group
 
 
@@ -209,7 +216,7 @@ async def _refuse_members_elsewhere(households: Sequence[Household], group_id: i
 
 async def create_group(
     keyring: Keyring,
-    staff: Staff,
+    staff: Staff | None,
     commune_id: int,
     name: str,
     household_ids: Sequence[int],
@@ -251,20 +258,20 @@ async def create_group(
     return group, issued
 
 
-async def groups_of(staff: Staff, commune_id: int) -> list[GroupView]:
+async def groups_of(staff: Staff | None, commune_id: int) -> list[GroupView]:
     """The active groups of a commune in ``staff``'s scope."""
     commune = await _commune(staff, commune_id)
     groups = await HouseholdGroup.filter(unit_id=commune.id, active=True).order_by("name", "id")
     return [await _view(group) for group in groups]
 
 
-async def group_detail(staff: Staff, group_id: int) -> GroupView:
+async def group_detail(staff: Staff | None, group_id: int) -> GroupView:
     return await _view(await access_group(staff, group_id))
 
 
 async def issue_handover_code(
     keyring: Keyring,
-    staff: Staff,
+    staff: Staff | None,
     group_id: int,
     *,
     source: str = "bot",
@@ -299,7 +306,7 @@ async def _new_group_code(
 
 
 async def add_member(
-    staff: Staff, group_id: int, household_id: int, *, source: str = "bot"
+    staff: Staff | None, group_id: int, household_id: int, *, source: str = "bot"
 ) -> Member:
     """Add a household of the group's commune; the representative then confirms it."""
     group = await access_group(staff, group_id)
@@ -337,7 +344,7 @@ async def add_member(
 
 
 async def remove_member(
-    staff: Staff, group_id: int, household_id: int, *, source: str = "bot"
+    staff: Staff | None, group_id: int, household_id: int, *, source: str = "bot"
 ) -> None:
     group = await access_group(staff, group_id)
     await _remove(group, household_id, actor=staff, source=source, reason="staff")
@@ -380,7 +387,7 @@ async def _remove(
 
 async def issue_own_account_code(
     keyring: Keyring,
-    staff: Staff,
+    staff: Staff | None,
     household_id: int,
     *,
     source: str = "bot",
@@ -392,7 +399,7 @@ async def issue_own_account_code(
     household = await Household.get_or_none(id=household_id).select_related("hamlet")
     if household is None:
         raise NotFound("not found")
-    await scope.require_unit(staff, household.hamlet)
+    await _require(staff, household.hamlet)
     async with in_transaction(_connection()):
         issued = await _issue(
             keyring,
@@ -708,7 +715,7 @@ async def _audit(
     await audit.record(
         action,
         actor=actor,
-        actor_label=None if actor is not None else "resident",
+        actor_label=None if actor is not None else ("cli" if source == "cli" else "resident"),
         object_type="household_group",
         object_id=group.id,
         unit_id=group.unit_id,  # type: ignore[attr-defined]

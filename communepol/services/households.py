@@ -146,30 +146,47 @@ def _rows(data: bytes) -> tuple[list[_Row], list[BadRow]]:
     return rows, bad
 
 
-async def commune_in_scope(staff: Staff, commune_id: int) -> Unit:
-    """The commune ``commune_id`` if ``staff`` may see it; `NotFound` otherwise."""
+async def commune_in_scope(staff: Staff | None, commune_id: int) -> Unit:
+    """The commune ``commune_id`` if ``staff`` may see it (``None``: the server's operator, who
+    sees everything); `NotFound` otherwise."""
     commune = await Unit.get_or_none(id=commune_id)
     if commune is None:
         raise NotFound("not found")
-    await scope.require_unit(staff, commune)
+    if staff is not None:
+        await scope.require_unit(staff, commune)
     if commune.level is not UnitLevel.COMMUNE:
         raise ValidationError("choose a commune or ward", field="commune")
     return commune
 
 
-async def hamlet_in_scope(staff: Staff, hamlet_id: int) -> Unit:
-    """The hamlet ``hamlet_id`` if ``staff`` may see it; `NotFound` otherwise."""
+async def hamlet_in_scope(staff: Staff | None, hamlet_id: int) -> Unit:
+    """The hamlet ``hamlet_id`` if ``staff`` may see it (``None``: the operator); `NotFound`
+    otherwise."""
     hamlet = await Unit.get_or_none(id=hamlet_id)
     if hamlet is None:
         raise NotFound("not found")
-    await scope.require_unit(staff, hamlet)
+    if staff is not None:
+        await scope.require_unit(staff, hamlet)
     if hamlet.level is not UnitLevel.HAMLET:
         raise ValidationError("choose a hamlet (thôn, buôn, tổ dân phố)", field="hamlet")
     return hamlet
 
 
+async def hamlet_named(commune: Unit, name: str) -> Unit:
+    """The hamlet of ``commune`` called ``name`` ("ea sinh", "Buôn Ea Sinh")."""
+    wanted = fold(_strip_kind_word(clean(name)))
+    hamlets = await Unit.filter(parent_id=commune.id, level=UnitLevel.HAMLET).order_by("name")
+    for hamlet in hamlets:
+        if fold(_bare(hamlet)) == wanted:
+            return hamlet
+    known = ", ".join(hamlet.name for hamlet in hamlets) or "none yet"
+    raise ValidationError(
+        f"{commune.name} has no hamlet called {name!r} (its hamlets: {known})", field="hamlet"
+    )
+
+
 async def list_households(
-    staff: Staff, commune_id: int, *, hamlet_id: int | None = None
+    staff: Staff | None, commune_id: int, *, hamlet_id: int | None = None
 ) -> list[Household]:
     """The households of a commune in ``staff``'s scope (of one of its hamlets), by hamlet,
     each with its ``hamlet`` loaded."""
@@ -181,7 +198,7 @@ async def list_households(
 
 
 async def add_household(
-    staff: Staff,
+    staff: Staff | None,
     hamlet_id: int,
     *,
     head_name: str,
@@ -222,6 +239,7 @@ async def add_household(
     await audit.record(
         "household.added",
         actor=staff,
+        actor_label="cli" if staff is None else None,
         object_type="household",
         object_id=household.id,
         unit_id=hamlet.id,
