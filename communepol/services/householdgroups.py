@@ -258,6 +258,29 @@ async def create_group(
     return group, issued
 
 
+async def commune_of(staff: Staff | None, commune_id: int) -> Unit:
+    """The commune, if in ``staff``'s scope (where groups are made)."""
+    return await _commune(staff, commune_id)
+
+
+async def ungrouped(staff: Staff | None, commune_id: int) -> dict[Unit, list[Household]]:
+    """The commune's households in no active group, per hamlet (the ones a new group can take)."""
+    commune = await _commune(staff, commune_id)
+    grouped = await HouseholdGroupMember.filter(
+        removed_at__isnull=True, group__active=True, group__unit_id=commune.id
+    ).values_list("household_id", flat=True)
+    found = (
+        await Household.filter(hamlet__parent_id=commune.id)
+        .exclude(id__in=list(grouped))
+        .select_related("hamlet")
+        .order_by("hamlet__name", "head_name", "id")
+    )
+    result: dict[Unit, list[Household]] = {}
+    for household in found:
+        result.setdefault(household.hamlet, []).append(household)
+    return result
+
+
 async def groups_of(staff: Staff | None, commune_id: int) -> list[GroupView]:
     """The active groups of a commune in ``staff``'s scope."""
     commune = await _commune(staff, commune_id)

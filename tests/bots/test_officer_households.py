@@ -1,0 +1,78 @@
+"""``/group`` and ``/groups`` in the officer's bot: a group of households is made from the
+phone and its code links the representative; a new code hands it over; an officer of another
+commune finds nothing, whatever they press."""
+
+from __future__ import annotations
+
+import re
+
+from tortoise.context import TortoiseContext
+
+from communepol.db.models import HouseholdGroup, HouseholdGroupMember
+from communepol.services import households
+from communepol.services.units import add_hamlet
+from communepol.settings import Settings
+from tests import pagekit
+from tests.bots.test_officer_tips import NOT_FOUND, Person, district, linked
+
+CODE = re.compile(r"this code: ([A-Z0-9]{4}-[A-Z0-9]{4})\.")
+
+
+async def test_an_officer_makes_a_group_and_its_code_links_the_representative(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    d = await district()
+    buon = await add_hamlet(d.ea_kar, "Ea Sinh", kind="Buôn")
+    for name in ("Y Kông Êban", "H'Luyến Kbuôr", "Y Bhim Niê", "H'Xíu Ayun"):
+        await households.add_household(d.an, buon.id, head_name=name, members_count=4)
+    an = await linked(d, d.an, settings, "tg-an")
+
+    [hamlets] = await an.send("/group")
+    assert hamlets.text == "A new group of households sharing one account. Which hamlet?"
+    assert hamlets.labels == ["Buôn Ea Sinh (4)", "Cancel"]
+    [listing] = await an.press(hamlets.actions[0])
+    assert listing.text.splitlines()[1:] == [
+        "1. H'Luyến Kbuôr",
+        "2. H'Xíu Ayun",
+        "3. Y Bhim Niê",
+        "4. Y Kông Êban",
+    ]
+    [wrong] = await an.send("1 9")
+    assert wrong.text == "Type numbers from the list, for example 1 3 5."
+    [named] = await an.send("1, 3 4")
+    assert named.text.startswith("3 households. What is the group called?")
+    assert named.labels[0] == "Group of Buôn Ea Sinh"
+    [made] = await an.send("Nhóm 1 Buôn Ea Sinh")
+    found = CODE.search(made.text)
+    assert found and made.text.startswith("Group “Nhóm 1 Buôn Ea Sinh”: give its representative")
+    group = await HouseholdGroup.get(name="Nhóm 1 Buôn Ea Sinh")
+    members = await HouseholdGroupMember.filter(group_id=group.id).prefetch_related("household")
+    assert sorted(m.household.head_name for m in members) == [
+        "H'Luyến Kbuôr",
+        "Y Bhim Niê",
+        "Y Kông Êban",
+    ]
+
+    rep = Person(d.bot, settings, "tg-rep")
+    await rep.english()
+    [welcome, _] = await rep.send(f"/link {found.group(1)}")
+    assert welcome.text.startswith("This account now speaks for the group “Nhóm 1 Buôn Ea Sinh”")
+
+    # The group list, and a new code for a handover.
+    [again] = await an.send("/group")
+    assert again.labels == ["Buôn Ea Sinh (1)", "Cancel"]  # the one left out
+    [shown] = await an.send("/groups")
+    assert shown.text == ("“Nhóm 1 Buôn Ea Sinh”: 0 of 3 households agreed · representative linked")
+    [handover] = await an.press(shown.actions[0])
+    fresh = CODE.search(handover.text)
+    assert fresh and fresh.group(1) != found.group(1)
+
+    # An officer of another commune: nothing, and a forged button finds nothing either.
+    stranger = await pagekit.staff(d.ea_pal, name="Người xã khác")
+    other = await linked(d, stranger, settings, "tg-other")
+    [none] = await other.send("/groups")
+    assert none.text == "No household group yet. Type /group to make one."
+    [refused] = await other.press(f"ogc:{group.id}")
+    assert refused.text == NOT_FOUND
+    [refused] = await other.send("/groups ea kar")
+    assert refused.text == NOT_FOUND
