@@ -32,6 +32,7 @@ from communepol.services.channels import ChannelFactory, ChannelRegistry
 from communepol.services.inbox import InboxWriter
 from communepol.services.posts import Publisher
 from communepol.settings import Settings
+from communepol.web.admin import setup_admin
 from communepol.web.alerts import setup_alerts
 from communepol.web.api import setup_api
 from communepol.web.chathub import WebchatHub
@@ -98,6 +99,7 @@ def create_app(
     setup_alerts(app)
     setup_webhooks(app)
     setup_webchat(app)
+    setup_admin(app)
     setup_api(app)
     return app
 

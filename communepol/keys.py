@@ -8,6 +8,7 @@ from tortoise.context import TortoiseContext
 
 from communepol.crypto import Keyring
 from communepol.i18n import I18n
+from communepol.services.auth import Auth
 from communepol.services.channels import ChannelRegistry
 from communepol.services.inbox import InboxWriter
 from communepol.services.posts import Publisher
@@ -27,3 +28,4 @@ INBOX_WORKER = web.AppKey("inbox_worker", InboxWorker)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 WEBCHAT_HUB = web.AppKey("webchat_hub", WebchatHub)
 PUBLISHER = web.AppKey("publisher", Publisher)
+AUTH = web.AppKey("auth", Auth)

@@ -1,0 +1,521 @@
+"""Staff sign-in for the admin web: passwords, server-side sessions, CSRF tokens, login
+throttling and the TOTP second factor (ASVS 5.0 level 2, chapters V6 and V7).
+
+- **Passwords** are argon2id (`services.staff`). An unknown username is checked against a dummy
+  hash, so it costs the same time as a wrong password, and both get the same `LoginRefused`.
+- **Sessions** are `WebSession` rows. The cookie carries a random 256-bit token; the row keeps
+  only its keyed hash. Every login creates a new row (a token that existed before the login is
+  never promoted), and revokes the one the browser presented. A session ends after 30 idle
+  minutes or 12 hours in all, judged here on every request; logout revokes the row; a staff
+  member found inactive has every session revoked at once; a password change revokes the
+  other sessions.
+- **CSRF** tokens are a keyed hash of the session's token hash (one per session); before
+  login, of a random nonce kept in a separate cookie.
+- **Throttling** counts the failed-login audit events (`auth.login_failed`) of the last
+  15 minutes, per account (a keyed hash of the typed username, so unknown names are counted
+  exactly like real ones and no typed name is stored) and per client address. Past a free
+  allowance each further attempt must wait twice as long as the one before, up to 15 minutes
+  after the latest failure — never a permanent lockout.
+- **TOTP** (RFC 6238: HMAC-SHA1, 30 s, 6 digits, one step either side). Supervisors and admins
+  must enrol before they can do anything else; once a staff member is enrolled, a login is
+  complete only after the code (`WebSession.second_factor_at`). The secret is sealed in
+  `Staff.totp_secret_sealed`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import math
+import secrets
+import struct
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from urllib.parse import quote, urlencode
+
+from cryptography.fernet import Fernet
+from tortoise.queryset import QuerySet
+
+from communepol.clock import utcnow
+from communepol.crypto import DecryptionError, Keyring, SecretBox
+from communepol.db.models import AuditEvent, Role, Staff, WebSession
+from communepol.errors import CommunepolError, ValidationError
+from communepol.i18n import _
+from communepol.services import audit
+from communepol.services.staff import hash_password, verify_password
+from communepol.text import clean
+
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+# last_seen_at is written at most this often: one write per click would be wasted work, and a
+# minute is well inside the idle timeout's precision.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+THROTTLE_WINDOW = timedelta(minutes=15)
+ACCOUNT_FREE_FAILURES = 5
+# A station's officers often share one address behind the same NAT, hence the larger allowance.
+ADDRESS_FREE_FAILURES = 20
+FIRST_DELAY = timedelta(seconds=5)
+MAX_DELAY = THROTTLE_WINDOW
+
+TOTP_STEP = 30
+TOTP_DIGITS = 6
+TOTP_ISSUER = "communepol"
+SECOND_FACTOR_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+
+LOGIN_FAILED = "auth.login_failed"
+LOGIN_THROTTLED = "auth.login_throttled"
+# The one answer for an unknown user, a wrong password, a deactivated account and a password
+# login for an account without a password (ASVS 6.3.8).
+REFUSED = _("Wrong username or password.")
+BAD_CODE = _("That code is not right. Try the newest code in your authenticator app.")
+
+
+class LoginRefused(CommunepolError):
+    """Wrong credentials or code; the message is the same whatever was wrong."""
+
+    http_status = 401
+
+
+class Throttled(CommunepolError):
+    """Too many failed attempts lately for this account or address; try again later."""
+
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(_("Too many failed attempts. Wait a moment and try again."))
+        self.retry_after = retry_after
+
+
+class Step(StrEnum):
+    """What a signed-in staff member must still do before reaching the admin pages."""
+
+    CODE = "code"  # enrolled: type the authenticator code
+    ENROL = "enrol"  # a supervisor or admin without a second factor: enrol first
+
+
+@dataclass(frozen=True)
+class Current:
+    """The staff member behind a request, their session, and what they must still do."""
+
+    staff: Staff
+    session: WebSession
+    step: Step | None
+
+    @property
+    def complete(self) -> bool:
+        return self.step is None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A new session; ``token`` goes into the cookie and nowhere else."""
+
+    current: Current
+    token: str
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    """A secret offered for enrolment, its otpauth:// URI, and the sealed form the enrolment
+    page posts back (bound to the session that asked for it)."""
+
+    secret: str
+    uri: str
+    pending: str
+
+
+def normalize_username(value: str) -> str:
+    return clean(value).lower()[:64]
+
+
+# --- TOTP (RFC 6238 over RFC 4226) ------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    """160 random bits, base32 without padding (what authenticator apps expect)."""
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii").rstrip("=")
+
+
+def _secret_bytes(secret: str) -> bytes:
+    text = secret.strip().replace(" ", "").upper()
+    return base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+def totp_code(secret: str, counter: int) -> str:
+    """The HOTP value of ``counter`` (RFC 4226 §5.3, dynamic truncation), 6 digits."""
+    digest = hmac.new(_secret_bytes(secret), struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return str(value % 10**TOTP_DIGITS).zfill(TOTP_DIGITS)
+
+
+def totp_counter(moment: datetime) -> int:
+    return int(moment.timestamp()) // TOTP_STEP
+
+
+def verify_totp(secret: str, code: str, moment: datetime) -> bool:
+    """Whether ``code`` is the code of ``moment``'s step or of the step before or after (a
+    phone clock a little off, or a code typed as it changed)."""
+    typed = "".join(ch for ch in code if not ch.isspace())
+    if len(typed) != TOTP_DIGITS or not typed.isdigit():
+        return False
+    counter = totp_counter(moment)
+    matches = [hmac.compare_digest(totp_code(secret, counter + d), typed) for d in (-1, 0, 1)]
+    return any(matches)
+
+
+def provisioning_uri(secret: str, account: str) -> str:
+    """The otpauth:// URI an authenticator app reads from the QR code."""
+    label = quote(f"{TOTP_ISSUER}:{account}", safe=":@")
+    query = urlencode(
+        {"secret": secret, "issuer": TOTP_ISSUER, "digits": TOTP_DIGITS, "period": TOTP_STEP}
+    )
+    return f"otpauth://totp/{label}?{query}"
+
+
+# --- the service ------------------------------------------------------------------------------
+
+
+class Auth:
+    """Sign-in, sessions and their checks; one per application (built in `setup_admin`)."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        # Verified against when the username is unknown, so both cost one argon2 check.
+        self._dummy_hash = hash_password(secrets.token_urlsafe(24))
+        # TOTP secrets get their own key, derived from the session key for this one purpose.
+        sub_key = bytes.fromhex(keyring.keyed_hash("session", "totp-secret-sealing"))
+        self._totp_box = SecretBox(Fernet(base64.urlsafe_b64encode(sub_key)))
+
+    # tokens
+
+    def token_hash(self, token: str) -> str:
+        return self.keyring.keyed_hash("session", "web-session", token)
+
+    def csrf_token(self, session: WebSession) -> str:
+        return self.keyring.keyed_hash("session", "csrf", session.token_hash)
+
+    def login_csrf_token(self, nonce: str) -> str:
+        return self.keyring.keyed_hash("session", "login-csrf", nonce)
+
+    def check_csrf(self, expected: str, given: str | None) -> bool:
+        return bool(given) and hmac.compare_digest(expected, given or "")
+
+    def account_key(self, username: str) -> str:
+        return self.keyring.keyed_hash("session", "login-account", normalize_username(username))
+
+    # throttling
+
+    async def _wait(self, failures: QuerySet[AuditEvent], free: int, now: datetime) -> int:
+        count = await failures.count()
+        if count < free:
+            return 0
+        latest = await failures.order_by("-at").first()
+        if latest is None:
+            return 0
+        delay = min(FIRST_DELAY * 2 ** (count - free), MAX_DELAY)
+        remaining = (latest.at + delay - now).total_seconds()
+        return math.ceil(remaining) if remaining > 0 else 0
+
+    async def retry_after(self, username: str, ip: str | None, now: datetime) -> int:
+        """Seconds to wait before another attempt for ``username`` from ``ip``; 0: go ahead."""
+        recent = AuditEvent.filter(action=LOGIN_FAILED, at__gte=now - THROTTLE_WINDOW)
+        waits = [
+            await self._wait(
+                recent.filter(object_id=self.account_key(username)), ACCOUNT_FREE_FAILURES, now
+            )
+        ]
+        if ip:
+            waits.append(await self._wait(recent.filter(ip=ip), ADDRESS_FREE_FAILURES, now))
+        return max(waits)
+
+    async def _throttle(self, username: str, ip: str | None, stage: str) -> None:
+        wait = await self.retry_after(username, ip, utcnow())
+        if wait:
+            await audit.record(
+                LOGIN_THROTTLED,
+                actor_label="web login",
+                object_type="login",
+                object_id=self.account_key(username),
+                source="web",
+                ip=ip,
+                data={"stage": stage, "retry_after": wait},
+            )
+            raise Throttled(wait)
+
+    async def _failed(
+        self, username: str, ip: str | None, reason: str, staff: Staff | None
+    ) -> LoginRefused:
+        await audit.record(
+            LOGIN_FAILED,
+            actor_label="web login",
+            object_type="login",
+            object_id=self.account_key(username),
+            unit_id=staff.unit_id if staff is not None else None,  # type: ignore[attr-defined]
+            source="web",
+            ip=ip,
+            data={"reason": reason, "staff": staff.id if staff is not None else None},
+        )
+        return LoginRefused(REFUSED if reason != "bad_code" else BAD_CODE)
+
+    # login, the session checks, logout
+
+    def _step(self, staff: Staff, session: WebSession) -> Step | None:
+        if staff.totp_secret_sealed:
+            return Step.CODE if session.second_factor_at is None else None
+        return Step.ENROL if staff.role in SECOND_FACTOR_ROLES else None
+
+    async def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        ip: str | None,
+        user_agent: str | None = None,
+        previous_token: str | None = None,
+    ) -> SignedIn:
+        """A new session for the staff member whose username and password these are.
+        `Throttled` when this account or address failed too often lately; `LoginRefused`
+        (the same for every reason) otherwise. The session the browser came with, if any,
+        is revoked once the login succeeds: a login never continues an existing session."""
+        name = normalize_username(username)
+        await self._throttle(name, ip, "password")
+        staff = await Staff.get_or_none(username=name) if name else None
+        stored = staff.password_hash if staff is not None else None
+        matches = verify_password(stored or self._dummy_hash, password)
+        if staff is None or not stored or not matches or not staff.active:
+            reason = (
+                "unknown_user"
+                if staff is None
+                else "no_password"
+                if not stored
+                else "bad_password"
+                if not matches
+                else "inactive"
+            )
+            raise await self._failed(name, ip, reason, staff)
+        if previous_token:
+            await self.revoke_token(previous_token, reason="replaced")
+        now = utcnow()
+        token = secrets.token_urlsafe(32)
+        session = await WebSession.create(
+            token_hash=self.token_hash(token),
+            staff=staff,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + ABSOLUTE_TIMEOUT,
+            ip=ip,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+        step = self._step(staff, session)
+        await audit.record(
+            "auth.login",
+            actor=staff,
+            object_type="web_session",
+            object_id=session.id,
+            unit_id=staff.unit_id,  # type: ignore[attr-defined]
+            source="web",
+            ip=ip,
+            data={"next": step.value if step else "done"},
+        )
+        return SignedIn(Current(staff, session, step), token)
+
+    async def current(self, token: str | None) -> Current | None:
+        """The live session of ``token``, or None — after revoking it if it has timed out or
+        its staff member has been deactivated (then every session of theirs)."""
+        if not token or len(token) > 100:
+            return None
+        session = await WebSession.get_or_none(
+            token_hash=self.token_hash(token), revoked_at__isnull=True
+        ).prefetch_related("staff")
+        if session is None:
+            return None
+        staff = session.staff
+        now = utcnow()
+        if not staff.active:
+            await self.revoke_all(staff, reason="deactivated")
+            return None
+        if now >= session.expires_at:
+            await self._revoke(session, "absolute_timeout", now)
+            return None
+        if now - session.last_seen_at >= IDLE_TIMEOUT:
+            await self._revoke(session, "idle_timeout", now)
+            return None
+        if now - session.last_seen_at >= TOUCH_INTERVAL:
+            await WebSession.filter(id=session.id).update(last_seen_at=now)
+            session.last_seen_at = now
+        return Current(staff, session, self._step(staff, session))
+
+    async def _revoke(self, session: WebSession, reason: str, now: datetime) -> None:
+        changed = await WebSession.filter(id=session.id, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if changed:
+            await audit.record(
+                "auth.session_ended",
+                actor_label="web",
+                object_type="web_session",
+                object_id=session.id,
+                source="web",
+                data={"reason": reason, "staff": session.staff_id},  # type: ignore[attr-defined]
+            )
+
+    async def revoke_token(self, token: str, *, reason: str) -> None:
+        session = await WebSession.get_or_none(
+            token_hash=self.token_hash(token), revoked_at__isnull=True
+        )
+        if session is not None:
+            await self._revoke(session, reason, utcnow())
+
+    async def logout(self, current: Current, *, ip: str | None) -> None:
+        await WebSession.filter(id=current.session.id).update(revoked_at=utcnow())
+        await audit.record(
+            "auth.logout",
+            actor=current.staff,
+            object_type="web_session",
+            object_id=current.session.id,
+            source="web",
+            ip=ip,
+        )
+
+    async def revoke_all(self, staff: Staff, *, reason: str, keep: WebSession | None = None) -> int:
+        """End every open session of ``staff`` (but ``keep``); how many were open."""
+        query = WebSession.filter(staff_id=staff.id, revoked_at__isnull=True)
+        if keep is not None:
+            query = query.exclude(id=keep.id)
+        ended = await query.update(revoked_at=utcnow())
+        if ended:
+            await audit.record(
+                "auth.sessions_revoked",
+                actor_label="web",
+                object_type="staff",
+                object_id=staff.id,
+                unit_id=staff.unit_id,  # type: ignore[attr-defined]
+                source="web",
+                data={"reason": reason, "sessions": ended},
+            )
+        return ended
+
+    # passwords
+
+    async def change_password(
+        self, current: Current, old: str, new: str, repeated: str, *, ip: str | None
+    ) -> int:
+        """Change the signed-in staff member's password after checking the current one; the
+        other sessions end. Returns how many ended."""
+        staff = current.staff
+        await self._throttle(staff.username or "", ip, "password_change")
+        if not staff.password_hash or not verify_password(staff.password_hash, old):
+            raise await self._failed(staff.username or "", ip, "bad_password", staff)
+        if new != repeated:
+            raise ValidationError(_("The two new passwords differ."), field="password")
+        await Staff.filter(id=staff.id).update(password_hash=hash_password(new))
+        await audit.record(
+            "auth.password_changed",
+            actor=staff,
+            object_type="staff",
+            object_id=staff.id,
+            unit_id=staff.unit_id,  # type: ignore[attr-defined]
+            source="web",
+            ip=ip,
+        )
+        return await self.revoke_all(staff, reason="password_changed", keep=current.session)
+
+    # the second factor
+
+    def begin_enrolment(self, current: Current) -> TotpEnrolment:
+        secret = new_totp_secret()
+        pending = self.keyring.box("session").seal_json(
+            {"secret": secret, "session": current.session.id}
+        )
+        account = current.staff.username or str(current.staff.id)
+        return TotpEnrolment(secret, provisioning_uri(secret, account), pending)
+
+    def pending_enrolment(self, current: Current, pending: str) -> TotpEnrolment:
+        """The enrolment offered by `begin_enrolment` to this session (shown again after a
+        wrong code)."""
+        try:
+            value = self.keyring.box("session").open_json(pending)
+        except (DecryptionError, ValueError) as err:
+            raise ValidationError(_("Start the set-up again."), field="pending") from err
+        if not isinstance(value, dict) or value.get("session") != current.session.id:
+            raise ValidationError(_("Start the set-up again."), field="pending")
+        secret = str(value["secret"])
+        account = current.staff.username or str(current.staff.id)
+        return TotpEnrolment(secret, provisioning_uri(secret, account), pending)
+
+    async def finish_enrolment(
+        self, current: Current, pending: str, code: str, *, ip: str | None
+    ) -> None:
+        """Store the offered secret once the staff member has typed a right code from it; the
+        session then counts as having passed the second factor."""
+        enrolment = self.pending_enrolment(current, pending)
+        staff = current.staff
+        await self._throttle(staff.username or "", ip, "enrol")
+        now = utcnow()
+        if not verify_totp(enrolment.secret, code, now):
+            raise await self._failed(staff.username or "", ip, "bad_code", staff)
+        sealed = self._totp_box.seal(enrolment.secret)
+        await Staff.filter(id=staff.id).update(totp_secret_sealed=sealed)
+        await WebSession.filter(id=current.session.id).update(second_factor_at=now)
+        await audit.record(
+            "auth.totp_enrolled",
+            actor=staff,
+            object_type="staff",
+            object_id=staff.id,
+            unit_id=staff.unit_id,  # type: ignore[attr-defined]
+            source="web",
+            ip=ip,
+        )
+
+    def totp_secret(self, staff: Staff) -> str | None:
+        if not staff.totp_secret_sealed:
+            return None
+        return self._totp_box.open(staff.totp_secret_sealed)
+
+    async def second_factor(self, current: Current, code: str, *, ip: str | None) -> None:
+        """Complete the login with the authenticator code; wrong codes count as failed
+        logins (the same throttle as passwords)."""
+        staff = current.staff
+        secret = self.totp_secret(staff)
+        if secret is None:
+            return
+        await self._throttle(staff.username or "", ip, "code")
+        now = utcnow()
+        if not verify_totp(secret, code, now):
+            raise await self._failed(staff.username or "", ip, "bad_code", staff)
+        await WebSession.filter(id=current.session.id).update(second_factor_at=now)
+        await audit.record(
+            "auth.second_factor",
+            actor=staff,
+            object_type="web_session",
+            object_id=current.session.id,
+            unit_id=staff.unit_id,  # type: ignore[attr-defined]
+            source="web",
+            ip=ip,
+        )
+
+
+async def set_password(username: str, password: str, *, actor_label: str = "cli") -> Staff:
+    """Set a staff member's web password from the server (the CLI); every session of theirs
+    ends. `ValidationError` for an unknown username or a too short password."""
+    staff = await Staff.get_or_none(username=normalize_username(username))
+    if staff is None:
+        raise ValidationError(f"no staff member has the username {username!r}", field="username")
+    await Staff.filter(id=staff.id).update(password_hash=hash_password(password))
+    ended = await WebSession.filter(staff_id=staff.id, revoked_at__isnull=True).update(
+        revoked_at=utcnow()
+    )
+    await audit.record(
+        "auth.password_set",
+        actor_label=actor_label,
+        object_type="staff",
+        object_id=staff.id,
+        unit_id=staff.unit_id,  # type: ignore[attr-defined]
+        source=actor_label,
+        data={"sessions_ended": ended},
+    )
+    return staff

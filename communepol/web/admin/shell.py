@@ -1,0 +1,110 @@
+"""What every admin page shares: the signed-in staff member of the request, the language, the
+client's address, and `render`, which fills the layout's context (navigation, unit name, CSRF
+token) and marks the response ``no-store``."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from communepol import keys
+from communepol.db.models import Unit
+from communepol.i18n import SUPPORTED_LOCALES
+from communepol.services.auth import Auth, Current
+
+CURRENT = web.RequestKey("admin_current", Current)
+LOGIN_NONCE = web.RequestKey("admin_login_nonce", str)
+
+NAVIGATION = (
+    ("dashboard", "/admin/"),
+    ("coverage", "/admin/coverage"),
+    ("households", "/admin/households"),
+)
+
+
+def auth_of(request: web.Request) -> Auth:
+    return request.config_dict[keys.AUTH]
+
+
+def current_of(request: web.Request) -> Current:
+    """The signed-in staff member; the admin middleware lets no request without one reach a
+    view that asks."""
+    current = request.get(CURRENT)
+    if current is None:
+        raise web.HTTPSeeOther("/admin/login")
+    return current
+
+
+def locale_of(request: web.Request) -> str:
+    """``?lang=``, then the ``lang`` cookie (the language switch), then the staff member's
+    stored language, then the default."""
+    i18n = request.config_dict[keys.I18N]
+    chosen = request.query.get("lang") or request.cookies.get("lang")
+    if chosen:
+        return i18n.normalize_locale(chosen)
+    current = request.get(CURRENT)
+    if current is not None and current.staff.locale in SUPPORTED_LOCALES:
+        return current.staff.locale
+    return request.config_dict[keys.SETTINGS].default_locale
+
+
+def translate(request: web.Request, message: str, **params: Any) -> str:
+    return request.config_dict[keys.I18N].gettext(locale_of(request), message, **params)
+
+
+def client_ip(request: web.Request) -> str | None:
+    """The client's address. ``X-Forwarded-For`` is read only when the peer is one of
+    ``COMMUNEPOL_TRUSTED_PROXIES``, from the right, skipping the trusted proxies themselves;
+    otherwise anyone could pick the address their failed logins are counted against."""
+    peer = request.remote
+    trusted = set(request.config_dict[keys.SETTINGS].trusted_proxies)
+    if peer is None or _canonical(peer) not in trusted:
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed(hops):
+        address = _canonical(hop)
+        if address is None:
+            break  # a malformed entry: believe nothing further to the left
+        if address not in trusted:
+            return address
+    return peer
+
+
+def _canonical(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+async def render(
+    request: web.Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    status: int = 200,
+) -> web.Response:
+    """The page ``template`` in the reader's language, inside the admin layout."""
+    settings = request.config_dict[keys.SETTINGS]
+    i18n = request.config_dict[keys.I18N]
+    locale = locale_of(request)
+    full: dict[str, Any] = dict(i18n.template_globals(locale, settings.tz))
+    full["locale"] = locale
+    full["path"] = request.path
+    current = request.get(CURRENT)
+    full["current"] = current
+    full["navigation"] = NAVIGATION if current is not None and current.complete else ()
+    if current is not None:
+        unit = await Unit.get(id=current.staff.unit_id)
+        full["unit_name"] = unit.name
+        full["csrf"] = auth_of(request).csrf_token(current.session)
+    else:
+        full["unit_name"] = ""
+        nonce = request.get(LOGIN_NONCE)
+        full["csrf"] = auth_of(request).login_csrf_token(nonce) if nonce else ""
+    full.update(context)
+    return aiohttp_jinja2.render_template(template, request, full, status=status)
