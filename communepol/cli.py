@@ -235,6 +235,21 @@ async def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_staff_password(args: argparse.Namespace, settings: Settings) -> int:
+    from communepol.services.auth import set_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != password:
+            raise ValidationError("the two passwords differ", field="password")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    async with _current_database(settings):
+        staff = await set_password(args.username, password)
+    _out(f"password set for {staff.username}; their web sessions have ended")
+    return 0
+
+
 # --- channels -------------------------------------------------------------------------------
 
 # The operator's names for the kinds (as in the webhook paths) and the database's.
@@ -1259,6 +1274,14 @@ def build_parser() -> argparse.ArgumentParser:
     staff_add.add_argument("--role", required=True, help="officer, supervisor or admin")
     staff_add.add_argument("--name", required=True, help="full name")
     staff_add.add_argument("--phone", help="Vietnamese phone number, e.g. 0912 345 678")
+    staff_password = add(
+        staff_commands,
+        "password",
+        cmd_staff_password,
+        "Set a staff member's web password, read from standard input (asked twice at a "
+        "terminal); every web session of theirs ends.",
+    )
+    staff_password.add_argument("--username", required=True)
 
     channel_commands = group("channels", "Channel accounts: Telegram, Zalo OA, Zalo Bot, web chat.")
     channels_add = add(
