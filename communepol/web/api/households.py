@@ -6,6 +6,7 @@ kept, each bad row named with its line). The checks, the scope and the audit are
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
 from aiohttp import web
@@ -77,9 +78,18 @@ async def import_households(request: web.Request) -> web.StreamResponse:
         raise http_error(web.HTTPUnsupportedMediaType, "send text/csv")
     if not data.strip():
         raise ValidationError("the CSV file is empty", field="body")
-    result = await households.import_for(
-        staff_of(request), commune_id, data, create_hamlets=query["create_hamlets"], source=SOURCE
-    )
+    try:
+        result = await households.import_for(
+            staff_of(request),
+            commune_id,
+            data,
+            create_hamlets=query["create_hamlets"],
+            source=SOURCE,
+        )
+    except csv.Error as err:
+        # The CSV reader refuses some malformed files (a bare carriage return inside a field)
+        # with its own error, which the service lets through; here it is bad input, not 500.
+        raise ValidationError("the file is not a readable CSV file", field="body") from err
     return json_response(
         {
             "added": result.added,
