@@ -19,6 +19,7 @@ from communepol.db.models import (
     DutyShift,
     Follow,
     Household,
+    HouseholdGroup,
     HouseholdGroupMember,
     Post,
     PostStatus,
@@ -53,7 +54,8 @@ async def test_demo_builds_and_every_printed_url_answers(
         assert await DutyShift.filter(ended_at__isnull=True).count() == 3
         assert await Household.all().count() == 8
         assert await HouseholdGroupMember.filter(consent_confirmed_at__isnull=False).count() == 5
-        assert await Follow.all().count() == 21
+        assert await Follow.all().count() == 22  # 21 residents and the shared account
+        assert await HouseholdGroup.filter(representative_id__isnull=True).count() == 1
         scheduled = await Post.filter(status=PostStatus.SCHEDULED).order_by("next_run_at")
         assert len(scheduled) == 2
         assert scheduled[0].next_run_at is not None and report.scheduled_at is not None

@@ -27,13 +27,9 @@ from communepol.db.models import (
     ChannelKind,
     ConsentPurpose,
     Contact,
-    ContactKind,
     DutyShift,
     Follow,
     FollowStatus,
-    Household,
-    HouseholdGroup,
-    HouseholdGroupMember,
     Page,
     Post,
     PostCategory,
@@ -51,7 +47,7 @@ from communepol.db.models import (
 from communepol.db.orm import migrate, open_database
 from communepol.i18n import I18n
 from communepol.schedule import next_occurrence
-from communepol.services import audit
+from communepol.services import audit, householdgroups
 from communepol.services.alerts import AlertInput, Alerts, create_alert
 from communepol.services.channels import carry_page, create_channel_account
 from communepol.services.contacts import (
@@ -59,6 +55,7 @@ from communepol.services.contacts import (
     find_or_create_contact,
     record_consent,
 )
+from communepol.services.households import add_household
 from communepol.services.staff import add_staff, generate_password
 from communepol.services.tips import TipInput, Tips
 from communepol.services.units import add_hamlet, import_units, resolve_unit
@@ -107,6 +104,7 @@ class DemoReport:
     officer_codes: list[tuple[str, str, str]] = field(default_factory=list)  # name, unit, code
     households: int = 0
     shared_households: int = 0
+    group_code: str = ""
     scheduled_title: str = ""
     scheduled_at: datetime | None = None
     alert_identifier: str = ""
@@ -140,6 +138,11 @@ class DemoReport:
             f"Buôn Ea Sinh (Xã Cư M'gar): {self.households} households; "
             f"{self.shared_households} of them share one account and have each agreed.",
         ]
+        if self.group_code:
+            lines.append(
+                f"The other 3 wait for their representative: send /link {self.group_code} in "
+                "the web chat of Xã Cư M'gar's page, then confirm each household."
+            )
         if self.scheduled_at is not None:
             lines.append(
                 f"Scheduled post on the Cư M'gar page: '{self.scheduled_title}', due "
@@ -269,14 +272,17 @@ async def _follow(contact: Contact, page: Page) -> None:
 async def _households(
     keyring: Keyring, webchat: ChannelAccount, commune: Unit, officer: Staff, report: DemoReport
 ) -> None:
+    """Buôn Ea Sinh's households: five share one account (linked and each confirmed, through
+    the same service the bot uses), three more wait in a group whose code the demo prints."""
     hamlet = await add_hamlet(commune, "Ea Sinh", kind="Buôn")
     households = [
-        await Household.create(
-            hamlet=hamlet,
+        await add_household(
+            officer,
+            hamlet.id,
             head_name=head,
             members_count=members,
             address=address,
-            created_by=officer,
+            source="demo",
         )
         for head, members, address in DEMO_HOUSEHOLDS
     ]
@@ -285,29 +291,31 @@ async def _households(
         webchat,
         ContactIdentity("demo-shared-ea-sinh", display_name="Y Kông Êban"),
         locale="vi",
-        kind=ContactKind.SHARED_HOUSEHOLD,
     )
-    group = await HouseholdGroup.create(
-        unit=hamlet,
-        name="Nhóm 5 hộ buôn Ea Sinh",
-        representative=representative,
-        created_by=officer,
-        linked_at=utcnow(),
+    _, issued = await householdgroups.create_group(
+        keyring,
+        officer,
+        commune.id,
+        "Nhóm 5 hộ buôn Ea Sinh",
+        [h.id for h in households[:5]],
+        source="demo",
     )
-    for household in households[:5]:
-        await HouseholdGroupMember.create(
-            group=group, household=household, consent_confirmed_at=utcnow()
-        )
-        await record_consent(
-            representative,
-            ConsentPurpose.SHARED_ACCOUNT,
-            granted=True,
-            text_version=CONSENT_TEXT_VERSION,
-            locale="vi",
-            household_id=household.id,
-        )
+    view = await householdgroups.link_representative(keyring, representative, issued.code)
+    for member in view.members:
+        await householdgroups.confirm_member(representative, member.id, agreed=True)
+    for page in await householdgroups.pages_to_follow(representative, commune):
+        await _follow(representative, page)
+    _, waiting = await householdgroups.create_group(
+        keyring,
+        officer,
+        commune.id,
+        "Nhóm 3 hộ buôn Ea Sinh",
+        [h.id for h in households[5:]],
+        source="demo",
+    )
     report.households = len(households)
     report.shared_households = 5
+    report.group_code = waiting.code
 
 
 async def _post(
