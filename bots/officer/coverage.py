@@ -8,7 +8,7 @@ are `communepol.services.coverage`'s.
 from __future__ import annotations
 
 from bots.conversation import Router, Turn
-from bots.officer.common import for_staff
+from bots.officer.common import for_staff, when
 from communepol.db.models import Staff, UnitLevel
 from communepol.services import coverage
 from communepol.services.units import resolve_unit
@@ -40,6 +40,18 @@ async def show_coverage(turn: Turn, staff: Staff) -> None:
         )
 
     parts = [line(seen.commune), *(f"• {line(hamlet)}" for hamlet in seen.hamlets)]
+    if seen.alerts:
+        parts += ["", turn.gettext("Households confirmed told, by shared accounts, per alert:")]
+        parts += [
+            turn.gettext(
+                "• {headline} ({sent}): {confirmed} of {shared}",
+                headline=relay.headline,
+                sent=when(turn, relay.sent_at),
+                confirmed=relay.confirmed,
+                shared=seen.commune.shared,
+            )
+            for relay in seen.alerts
+        ]
     if seen.unreached:
         parts += ["", turn.gettext("Not reached (for a home visit):")]
         parts += [

@@ -170,8 +170,24 @@ def _summary(turn: Turn) -> None:
             turn.gettext("Text: {text}", text=excerpt(data["body"])),
             turn.gettext("Photo: yes") if data.get("media") else turn.gettext("Photo: none"),
             turn.gettext("When: {when}", when=_schedule_text(turn)),
+            turn.gettext(
+                "Every household must hear it: yes (shared household accounts confirm each "
+                "household they tell)"
+            )
+            if data.get("reach")
+            else turn.gettext("Every household must hear it: no"),
         ),
-        buttons=confirm_buttons(turn, "op"),
+        buttons=[
+            *confirm_buttons(turn, "op"),
+            [
+                Button(
+                    turn.gettext("Not every household")
+                    if data.get("reach")
+                    else turn.gettext("Every household must hear it"),
+                    "op:reach",
+                )
+            ],
+        ],
     )
 
 
@@ -179,7 +195,8 @@ def _summary(turn: Turn) -> None:
 @for_staff
 async def pressed(turn: Turn, staff: Staff) -> None:
     """The post's buttons: ``op:page:<id>``, ``op:cat:<category>``, ``op:nophoto``,
-    ``op:when:<now|at|daily|weekly>``, ``op:confirm``, ``op:cancel``."""
+    ``op:when:<now|at|daily|weekly>``, ``op:reach`` (every household must hear it, or not),
+    ``op:confirm``, ``op:cancel``."""
     _, _, rest = (turn.event.action or "").partition(":")
     kind, _, value = rest.partition(":")
     if kind == "cancel":
@@ -199,6 +216,9 @@ async def pressed(turn: Turn, staff: Staff) -> None:
         _after_photo(turn)
     elif kind == "when" and turn.step in (WHEN, AT):
         _when_chosen(turn, value)
+    elif kind == "reach" and turn.step == SUMMARY:
+        turn.data["reach"] = not turn.data.get("reach")
+        _summary(turn)
     elif kind == "confirm" and turn.step == SUMMARY:
         await _confirm(turn, staff)
     else:
@@ -348,23 +368,18 @@ async def summary_typed(turn: Turn, staff: Staff) -> None:
 
 def _input(data: dict[str, Any], locale: str) -> PostInput:
     schedule = data.get("schedule", "now")
+    common: dict[str, Any] = {
+        "category": data["category"],
+        "translations": [Translation(locale, data["title"], data["body"])],
+        "must_reach_every_household": bool(data.get("reach")),
+    }
     if schedule == "once":
         return PostInput(
-            category=data["category"],
-            translations=[Translation(locale, data["title"], data["body"])],
-            schedule=ScheduleKind.ONCE,
-            at=datetime.fromisoformat(data["at"]),
+            **common, schedule=ScheduleKind.ONCE, at=datetime.fromisoformat(data["at"])
         )
     if schedule in PRESETS:
-        return PostInput(
-            category=data["category"],
-            translations=[Translation(locale, data["title"], data["body"])],
-            schedule=ScheduleKind.CRON,
-            cron=PRESETS[schedule][0],
-        )
-    return PostInput(
-        category=data["category"], translations=[Translation(locale, data["title"], data["body"])]
-    )
+        return PostInput(**common, schedule=ScheduleKind.CRON, cron=PRESETS[schedule][0])
+    return PostInput(**common)
 
 
 async def _confirm(turn: Turn, staff: Staff) -> None:

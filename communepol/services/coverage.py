@@ -5,7 +5,8 @@ erased, and actively follows a page of the commune; otherwise **through a shared
 it is a confirmed, not removed member of an active household group whose representative is such
 a contact; otherwise **not reached** — the list an officer takes on a home visit. For the latest
 alert publication on the commune's pages, **confirmed** counts the households a shared account
-said it told (`HouseholdRelayConfirmation`).
+said it told (`HouseholdRelayConfirmation`); `Coverage.alerts` gives the same count for each of
+the commune's recent alerts.
 
 Figures are per hamlet and for the commune; reading them needs the commune in the staff
 member's scope.
@@ -14,6 +15,7 @@ member's scope.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from communepol.db.models import (
@@ -33,6 +35,8 @@ from communepol.db.models import (
 from communepol.errors import ValidationError
 from communepol.services import scope
 
+RECENT_ALERTS = 5  # alerts whose relay confirmations are counted
+
 
 @dataclass
 class Figures:
@@ -47,12 +51,23 @@ class Figures:
         return self.registered - self.own - self.shared
 
 
+@dataclass(frozen=True)
+class AlertRelay:
+    """One alert message on the commune's page and how many households were confirmed told."""
+
+    publication_id: int
+    headline: str
+    sent_at: datetime
+    confirmed: int
+
+
 @dataclass
 class Coverage:
     commune: Figures
     hamlets: list[Figures]
     unreached: list[Household] = field(default_factory=list)
     alert_publication_id: int | None = None
+    alerts: list[AlertRelay] = field(default_factory=list)  # the latest first
 
 
 async def _reached_contacts(commune: Unit) -> set[int]:
@@ -94,20 +109,34 @@ async def coverage_of(commune: Unit) -> Coverage:
         group__representative_id__isnull=False,
     ).values_list("household_id", "group__representative_id")
     shared_by = {int(household): int(contact) for household, contact in memberships}
-    alert = (
+    recent = (
         await Publication.filter(post__page__unit_id=commune.id, post__alert_id__isnull=False)
         .order_by("-id")
-        .first()
+        .limit(RECENT_ALERTS)
+        .select_related("post__alert")
     )
-    confirmed: set[int] = set()
-    if alert is not None:
-        rows: list[Any] = await HouseholdRelayConfirmation.filter(
-            publication_id=alert.id
-        ).values_list("household_id", flat=True)
-        confirmed = {int(row) for row in rows}
+    told: dict[int, set[int]] = {publication.id: set() for publication in recent}
+    rows: list[Any] = await HouseholdRelayConfirmation.filter(
+        publication_id__in=list(told), household_id__in=[h.id for h in households]
+    ).values_list("publication_id", "household_id")
+    for publication_id, household_id in rows:
+        told[int(publication_id)].add(int(household_id))
+    alert = recent[0] if recent else None
+    confirmed = told[alert.id] if alert is not None else set()
     total = Figures(commune.name)
     result = Coverage(
-        total, list(hamlets.values()), alert_publication_id=alert.id if alert else None
+        total,
+        list(hamlets.values()),
+        alert_publication_id=alert.id if alert else None,
+        alerts=[
+            AlertRelay(
+                publication.id,
+                publication.post.alert.headline if publication.post.alert else "",
+                publication.started_at,
+                len(told[publication.id]),
+            )
+            for publication in recent
+        ],
     )
     for household in households:
         figures = hamlets[household.hamlet_id]  # type: ignore[attr-defined]

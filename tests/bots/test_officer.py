@@ -208,7 +208,11 @@ async def test_an_officer_writes_a_post_and_the_followers_receive_it(
     [summary] = await officer.press("op:when:now")
     for shown in ("Page: Công an Xã Ea Kar", "Title: Lịch tiếp dân tháng 12", "When: Now"):
         assert shown in summary.text
-    assert summary.actions == ["op:confirm", "op:cancel"]
+    assert summary.actions == ["op:confirm", "op:cancel", "op:reach"]
+    assert "Every household must hear it: no" in summary.text
+    [marked] = await officer.press("op:reach")
+    assert "Every household must hear it: yes" in marked.text
+    assert marked.labels[2] == "Not every household"
     assert not await Post.exists()
 
     [outcome] = await officer.send("Confirm")  # the button's label, typed
@@ -216,6 +220,7 @@ async def test_an_officer_writes_a_post_and_the_followers_receive_it(
     assert outcome.text.startswith(f"Post #{post.id} is being published")
     assert post.status is PostStatus.SCHEDULED
     assert post.author_id == p.officer.id  # type: ignore[attr-defined]
+    assert post.must_reach_every_household  # shared accounts will be asked to tell each one
     assert await AuditEvent.filter(action="post.submitted", source="bot").exists()
     [stale] = await officer.press("op:confirm")  # pressed twice: nothing more happens
     assert "no longer being written" in stale.text

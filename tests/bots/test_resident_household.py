@@ -5,6 +5,7 @@ household told is recorded and counted in the coverage."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from tortoise.context import TortoiseContext
@@ -234,7 +235,15 @@ async def test_an_alert_reaches_the_shared_account_once_and_each_household_told_
     assert done.text == "Thank you: all 3 households are recorded as told."
     told = await HouseholdRelayConfirmation.filter(publication_id=publication)
     assert sorted(r.household_id for r in told) == sorted(h.id for h in homes)  # type: ignore[attr-defined]
-    assert (await coverage.coverage(d.an, d.ea_kar.id)).commune.confirmed == 3
+    seen = await coverage.coverage(d.an, d.ea_kar.id)
+    assert seen.commune.confirmed == 3
+    assert [(a.publication_id, a.headline, a.confirmed) for a in seen.alerts] == [
+        (publication, "Tìm cháu Y Nhi", 3)
+    ]
+    an = await linked(d, d.an, settings, "tg-an")
+    [shown] = await an.send("/coverage")
+    assert "Households confirmed told, by shared accounts, per alert:" in shown.text
+    assert re.search(r"\n• Tìm cháu Y Nhi \(.+\): 3 of 3(\n|$)", shown.text)
 
     # Someone the alert did not go to, or a publication that is not theirs: nothing recorded.
     stranger = Person(d.bot, settings, "tg-stranger")
