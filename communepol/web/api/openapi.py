@@ -11,6 +11,7 @@ schemas.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from communepol.db.models import (
@@ -431,31 +432,33 @@ PATHS: dict[str, Any] = {
 
 
 def document() -> dict[str, Any]:
-    """The whole document (a new dict each time: callers may not change the shared one)."""
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "communepol REST API",
-            "version": "1",
-            "description": "Tips, households, coverage and response times for police staff, "
-            "with a personal API token (`communepol tokens create`). Every object outside the "
-            "token owner's scope is 404, like one that does not exist. Errors are "
-            '`{"error": "…"}` (with `field` on 422). Times are ISO 8601 in UTC.',
-        },
-        "servers": [{"url": PREFIX}],
-        "security": [{"bearerAuth": []}],
-        "paths": PATHS,
-        "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "A personal API token, cpol_…",
-                }
+    """The whole document, a deep copy each time: changing it changes nothing here."""
+    return copy.deepcopy(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "communepol REST API",
+                "version": "1",
+                "description": "Tips, households, coverage and response times for police staff, "
+                "with a personal API token (`communepol tokens create`). Every object outside the "
+                "token owner's scope is 404, like one that does not exist. Errors are "
+                '`{"error": "…"}` (with `field` on 422). Times are ISO 8601 in UTC.',
             },
-        },
-    }
+            "servers": [{"url": PREFIX}],
+            "security": [{"bearerAuth": []}],
+            "paths": PATHS,
+            "components": {
+                "schemas": SCHEMAS,
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "A personal API token, cpol_…",
+                    }
+                },
+            },
+        }
+    )
 
 
 def operation(path: str, method: str) -> dict[str, Any]:
