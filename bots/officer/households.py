@@ -6,6 +6,9 @@
   the bot (``/link ABCD-EFGH``) and then confirms each household.
 - ``/groups`` (``/cacnhom``): the commune's groups, how many households agreed, and a button
   for a new code (a handover to another representative, or a lost code).
+- ``/addhousehold`` (``/themho``): register households from the phone — the hamlet, then one
+  household per message, "head, people[, address[, phone]]", as many as the officer types, until
+  ``/done``; each is checked like a row of the station's CSV file.
 
 A supervisor names the commune: ``/group cu mgar``. What the officer may touch is decided by
 `communepol.services.householdgroups` (scope), so a forged button finds nothing.
@@ -26,7 +29,7 @@ from bots.officer.common import (
 from communepol.db.models import Staff, UnitLevel
 from communepol.errors import Conflict, ValidationError
 from communepol.ports import Button
-from communepol.services import householdgroups
+from communepol.services import householdgroups, households
 from communepol.services.units import resolve_unit
 
 router = Router()
@@ -34,6 +37,8 @@ router = Router()
 FLOW = f"{FLOW_PREFIX}group"
 PICK = "pick"
 NAME = "name"
+ADD_FLOW = f"{FLOW_PREFIX}household"
+ADDING = "adding"
 MAX_LISTED = 30  # households listed to choose from (a group holds at most 30)
 MAX_HAMLETS = 8
 
@@ -228,3 +233,108 @@ async def new_code(turn: Turn, staff: Staff) -> None:
     )
     view = await householdgroups.group_detail(staff, group_id)
     turn.say(_code_text(turn, view.group.name, issued))
+
+
+# --- registering households ------------------------------------------------------------------
+
+
+@router.command("addhousehold", "themho")
+@for_staff
+async def add_households(turn: Turn, staff: Staff) -> None:
+    turn.end()
+    commune_id = await _commune_id(turn, staff)
+    hamlets = await households.hamlets_in(staff, commune_id)
+    if not hamlets:
+        turn.say(
+            turn.gettext(
+                "This commune has no hamlet yet: the server's operator adds them "
+                "(communepol units add-hamlet)."
+            )
+        )
+        return
+    turn.go(ADD_FLOW, ADDING, commune=commune_id)
+    turn.say(
+        turn.gettext("Register households. Which hamlet?"),
+        buttons=[[Button(hamlet.name, f"oah:{hamlet.id}")] for hamlet in hamlets[:MAX_HAMLETS]]
+        + [cancel_row(turn, "oax")],
+    )
+
+
+@router.action("oax")
+@for_staff
+async def stop_adding(turn: Turn, staff: Staff) -> None:
+    added = int(turn.data.get("added") or 0) if turn.flow == ADD_FLOW else 0
+    turn.end()
+    turn.say(turn.gettext("Done: {count} households registered.", count=added))
+
+
+@router.command("done", "xong")
+@for_staff
+async def done_adding(turn: Turn, staff: Staff) -> None:
+    if turn.flow != ADD_FLOW:
+        turn.say(turn.gettext("Nothing to finish: type /addhousehold to register households."))
+        return
+    await stop_adding(turn)
+
+
+@router.action("oah")
+@for_staff
+async def adding_hamlet(turn: Turn, staff: Staff) -> None:
+    hamlet_id = reference(turn.event.action, 1)
+    if turn.flow != ADD_FLOW or hamlet_id is None:
+        turn.end()
+        turn.say(turn.gettext("Type /addhousehold to start again."))
+        return
+    hamlet = await households.hamlet_in_scope(staff, hamlet_id)
+    turn.go(ADD_FLOW, ADDING, hamlet=hamlet.id, hamlet_name=hamlet.name)
+    turn.say(
+        turn.gettext(
+            "{hamlet}: type one household per message — head of household, number of people, "
+            "then the address and phone if you have them, separated by commas. For example: "
+            "Y Kông Êban, 6, Nhà 3, 0912345678. Type /done when finished.",
+            hamlet=hamlet.name,
+        ),
+        buttons=[[Button(turn.gettext("Finished"), "oax")]],
+    )
+
+
+@router.step(ADD_FLOW, ADDING)
+@for_staff
+async def household_typed(turn: Turn, staff: Staff) -> None:
+    hamlet_id = turn.data.get("hamlet")
+    if hamlet_id is None:
+        turn.say(turn.gettext("First choose the hamlet."))
+        return
+    parts = [part.strip() for part in (turn.event.text or "").split(",")]
+    members = number(parts[1]) if len(parts) > 1 else None
+    if len(parts) < 2 or not parts[0] or members is None or len(parts) > 4:
+        turn.say(
+            turn.gettext(
+                "Type it as: head of household, number of people[, address[, phone]] — for "
+                "example Y Kông Êban, 6, Nhà 3."
+            )
+        )
+        return
+    try:
+        household = await households.add_household(
+            staff,
+            int(hamlet_id),
+            head_name=parts[0],
+            members_count=members,
+            address=parts[2] if len(parts) > 2 else "",
+            phone=parts[3] if len(parts) > 3 else None,
+            source="bot",
+        )
+    except (ValidationError, Conflict) as err:
+        turn.say(turn.gettext("Not registered: {reason}", reason=err.message))
+        return
+    turn.data["added"] = int(turn.data.get("added") or 0) + 1
+    turn.say(
+        turn.gettext(
+            "Registered: {head}, {members} people, {hamlet}. Type the next one, or /done.",
+            head=household.head_name,
+            members=household.members_count,
+            hamlet=turn.data.get("hamlet_name") or "",
+        ),
+        buttons=[[Button(turn.gettext("Finished"), "oax")]],
+    )

@@ -37,8 +37,8 @@ def officer_commands(turn: Turn) -> str:
         "mine, /tips overdue), /viewtip T-7K3M9P to open one, /post to write a post, /alert to "
         "send an alert, /found to end an alert, /update to update one, /approve for what "
         "waits for your approval, /stats for your latest post's figures, /coverage for the "
-        "households you reach, /group to make a group of households sharing one account, "
-        "/groups for the groups, /reveal to ask who sent an anonymous tip, /officer for this list."
+        "households you reach, /addhousehold to register households, /group to make a group of "
+        "households sharing one account, /groups for the groups, /reveal to ask who sent an anonymous tip, /officer for this list."
     )
 
 

@@ -185,6 +185,12 @@ async def hamlet_named(commune: Unit, name: str) -> Unit:
     )
 
 
+async def hamlets_in(staff: Staff | None, commune_id: int) -> list[Unit]:
+    """The hamlets of a commune in ``staff``'s scope, by name."""
+    commune = await commune_in_scope(staff, commune_id)
+    return list(await Unit.filter(parent_id=commune.id, level=UnitLevel.HAMLET).order_by("name"))
+
+
 async def list_households(
     staff: Staff | None, commune_id: int, *, hamlet_id: int | None = None
 ) -> list[Household]:

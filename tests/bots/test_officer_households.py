@@ -76,3 +76,44 @@ async def test_an_officer_makes_a_group_and_its_code_links_the_representative(
     assert refused.text == NOT_FOUND
     [refused] = await other.send("/groups ea kar")
     assert refused.text == NOT_FOUND
+
+
+async def test_an_officer_registers_households_from_the_phone(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    d = await district()
+    await add_hamlet(d.ea_kar, "Ea Sinh", kind="Buôn")
+    await add_hamlet(d.ea_kar, "Thôn 2")
+    an = await linked(d, d.an, settings, "tg-an")
+    [hamlets] = await an.send("/themho")
+    assert hamlets.labels == ["Buôn Ea Sinh", "Thôn 2", "Cancel"]
+    [asked] = await an.press(hamlets.actions[0])
+    assert asked.text.startswith("Buôn Ea Sinh: type one household per message")
+    [first] = await an.send("Y Kông Êban, 6, Nhà 3, 0912 345 678")
+    assert first.text.startswith("Registered: Y Kông Êban, 6 people, Buôn Ea Sinh.")
+    [second] = await an.send("H'Luyến Kbuôr, 4")
+    assert second.text.startswith("Registered: H'Luyến Kbuôr, 4 people")
+    [twice] = await an.send("y kông êban, 5, nhà 3")
+    assert twice.text == "Not registered: this household is already registered"
+    [bad] = await an.send("Y Bhim Niê, nhiều")
+    assert bad.text.startswith("Type it as: head of household, number of people")
+    [too_many] = await an.send("Y Bhim Niê, 80")
+    assert too_many.text == "Not registered: members must be a whole number from 1 to 50"
+    [done] = await an.send("/done")
+    assert done.text == "Done: 2 households registered."
+    stored = await households.list_households(d.an, d.ea_kar.id)
+    assert [(h.head_name, h.members_count, h.address, h.phone) for h in stored] == [
+        ("H'Luyến Kbuôr", 4, "", None),
+        ("Y Kông Êban", 6, "Nhà 3", "+84912345678"),
+    ]
+    # Another commune's officer cannot add to this commune's hamlets, even with a forged button.
+    stranger = await pagekit.staff(d.ea_pal, name="Người xã khác")
+    other = await linked(d, stranger, settings, "tg-other")
+    [refused] = await other.send("/themho ea kar")
+    assert refused.text == NOT_FOUND
+    await add_hamlet(d.ea_pal, "Thôn 1")
+    await other.send("/themho")  # their own commune's hamlets; then a button of Ea Kar's
+    hamlet = stored[0].hamlet
+    [refused] = await other.press(f"oah:{hamlet.id}")
+    assert refused.text == NOT_FOUND
+    assert len(await households.list_households(d.an, d.ea_kar.id)) == 2
