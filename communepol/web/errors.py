@@ -42,10 +42,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        # aiohttp's own refusals (no such route, wrong method, body too large) are plain
-        # text; the API answers JSON, keeping their headers (Allow, WWW-Authenticate).
-        if _is_api(request) and exc.status >= 400 and exc.content_type != "application/json":
-            response = _api_error(exc.status, exc.reason)
+        # The API answers every refusal as a JSON response (so the security headers are
+        # added to it too): aiohttp's own (no such route, wrong method, body too large) are
+        # plain text and get the API's body; their Allow and WWW-Authenticate are kept.
+        if _is_api(request) and exc.status >= 400:
+            if exc.content_type == "application/json" and isinstance(exc.body, bytes):
+                response = web.Response(
+                    body=exc.body,
+                    status=exc.status,
+                    content_type="application/json",
+                    headers={"Cache-Control": "no-store"},
+                )
+            else:
+                response = _api_error(exc.status, exc.reason)
             for name in ("Allow", "WWW-Authenticate"):
                 if name in exc.headers:
                     response.headers[name] = exc.headers[name]

@@ -30,6 +30,7 @@ async def _assert_refused(client: TestClient[Any, Any], headers: dict[str, str])
     assert response.status == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"  # the security headers too
     assert await response.json() == {"error": "a valid API token is needed"}
 
 
