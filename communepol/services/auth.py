@@ -16,7 +16,8 @@ throttling and the TOTP second factor (ASVS 5.0 level 2, chapters V6 and V7).
   exactly like real ones and no typed name is stored) and per client address. Past a free
   allowance each further attempt must wait twice as long as the one before, up to 15 minutes
   after the latest failure — never a permanent lockout.
-- **TOTP** (RFC 6238: HMAC-SHA1, 30 s, 6 digits, one step either side). Supervisors and admins
+- **TOTP** (RFC 6238: HMAC-SHA1, 30 s, 6 digits, one step either side; each code is good
+  once — its time step must be later than the last accepted one). Supervisors and admins
   must enrol before they can do anything else; once a staff member is enrolled, a login is
   complete only after the code (`WebSession.second_factor_at`). The secret is sealed in
   `Staff.totp_secret_sealed`.
@@ -66,6 +67,8 @@ TOTP_ISSUER = "communepol"
 SECOND_FACTOR_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
 LOGIN_FAILED = "auth.login_failed"
+# The audit events that record an accepted TOTP code, with its time step: a code is good once.
+TOTP_ACCEPTED = ("auth.totp_enrolled", "auth.second_factor")
 LOGIN_THROTTLED = "auth.login_throttled"
 # The one answer for an unknown user, a wrong password, a deactivated account and a password
 # login for an account without a password (ASVS 6.3.8).
@@ -156,15 +159,22 @@ def totp_counter(moment: datetime) -> int:
     return int(moment.timestamp()) // TOTP_STEP
 
 
-def verify_totp(secret: str, code: str, moment: datetime) -> bool:
-    """Whether ``code`` is the code of ``moment``'s step or of the step before or after (a
-    phone clock a little off, or a code typed as it changed)."""
+def totp_step(secret: str, code: str, moment: datetime) -> int | None:
+    """The time step whose code ``code`` is, if it is ``moment``'s step or the step before or
+    after (a phone clock a little off, or a code typed as it changed); None otherwise."""
     typed = "".join(ch for ch in code if not ch.isspace())
     if len(typed) != TOTP_DIGITS or not typed.isdigit():
-        return False
+        return None
     counter = totp_counter(moment)
-    matches = [hmac.compare_digest(totp_code(secret, counter + d), typed) for d in (-1, 0, 1)]
-    return any(matches)
+    found = None
+    for step in (counter - 1, counter, counter + 1):  # all three compared: no early exit
+        if hmac.compare_digest(totp_code(secret, step), typed):
+            found = step
+    return found
+
+
+def verify_totp(secret: str, code: str, moment: datetime) -> bool:
+    return totp_step(secret, code, moment) is not None
 
 
 def provisioning_uri(secret: str, account: str) -> str:
@@ -456,7 +466,8 @@ class Auth:
         staff = current.staff
         await self._throttle(staff.username or "", ip, "enrol")
         now = utcnow()
-        if not verify_totp(enrolment.secret, code, now):
+        step = totp_step(enrolment.secret, code, now)
+        if step is None:
             raise await self._failed(staff.username or "", ip, "bad_code", staff)
         sealed = self._totp_box.seal(enrolment.secret)
         await Staff.filter(id=staff.id).update(totp_secret_sealed=sealed)
@@ -469,6 +480,7 @@ class Auth:
             unit_id=staff.unit_id,  # type: ignore[attr-defined]
             source="web",
             ip=ip,
+            data={"step": step},
         )
 
     def totp_secret(self, staff: Staff) -> str | None:
@@ -485,7 +497,9 @@ class Auth:
             return
         await self._throttle(staff.username or "", ip, "code")
         now = utcnow()
-        if not verify_totp(secret, code, now):
+        step = totp_step(secret, code, now)
+        if step is None or step <= await self._last_totp_step(staff):
+            # A code already used (seen over someone's shoulder, or replayed) is refused too.
             raise await self._failed(staff.username or "", ip, "bad_code", staff)
         await WebSession.filter(id=current.session.id).update(second_factor_at=now)
         await audit.record(
@@ -496,7 +510,18 @@ class Auth:
             unit_id=staff.unit_id,  # type: ignore[attr-defined]
             source="web",
             ip=ip,
+            data={"step": step},
         )
+
+    async def _last_totp_step(self, staff: Staff) -> int:
+        """The time step of the last code ``staff`` used; -1 if none."""
+        event = (
+            await AuditEvent.filter(actor_staff_id=staff.id, action__in=TOTP_ACCEPTED)
+            .order_by("-id")
+            .first()
+        )
+        step = event.data.get("step") if event is not None else None
+        return step if isinstance(step, int) else -1
 
 
 async def set_password(username: str, password: str, *, actor_label: str = "cli") -> Staff:

@@ -513,6 +513,18 @@ async def test_a_supervisor_must_enrol_and_then_type_the_code(
     session = await WebSession.filter(revoked_at__isnull=True).get()
     assert session.second_factor_at is not None
 
+    # A code is good once: the same code, still within its 30 seconds, cannot be replayed.
+    await again.logout()
+    third = Browser(client)
+    await third.login("supervisor.one")
+    token = await third.csrf("/admin/login/code")
+    code = totp_code(secret, totp_counter(clock.now))
+    replayed = await third.post("/admin/login/code", {"csrf": token, "code": code})
+    assert replayed.status == 401
+    clock.advance(seconds=30)
+    fresh = totp_code(secret, totp_counter(clock.now))
+    assert (await third.post("/admin/login/code", {"csrf": token, "code": fresh})).status == 303
+
 
 async def test_an_enrolment_offered_to_one_session_is_refused_in_another(
     client: TestClient[Any, Any], people: Scene, clock: Clock
@@ -547,4 +559,5 @@ async def test_an_officer_may_enrol_and_is_then_asked_for_the_code(
     response = await again.login("officer.a")
     assert response.headers["Location"] == "/admin/login/code"
     secrets[people.officer_a.id] = secret
+    clock.advance(seconds=30)  # the code used to enrol is spent
     assert await _open(await signed_in(client, people.officer_a, clock, secrets)) == 200
