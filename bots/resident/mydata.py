@@ -20,7 +20,7 @@ from bots.resident.common import (
 )
 from communepol.db.models import FollowStatus
 from communepol.ports import Button
-from communepol.services import follows, vault
+from communepol.services import follows, householdgroups, vault
 
 router = Router()
 
@@ -93,8 +93,17 @@ async def my_data(turn: Turn) -> None:
     data = await follows.my_data(turn.contact)
     keyring = turn.services.keyring if turn.services is not None else None
     sent = len(await vault.tip_ids_of(keyring, turn.contact)) if keyring is not None else 0
+    text = _render(turn, data, sent)
+    for view in await householdgroups.represented(turn.contact):
+        # Said before "delete me": erasing this account ends what it does for the households.
+        text += "\n" + turn.gettext(
+            "This account speaks for {count} households of the group “{group}” (their names, "
+            "and whether each agreed): type /household.",
+            count=len(view.members),
+            group=view.group.name,
+        )
     turn.say(
-        _render(turn, data, sent),
+        text,
         buttons=[[Button(turn.gettext("Delete my data"), "deleteme")], *back_buttons(turn)],
     )
 

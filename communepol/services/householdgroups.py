@@ -258,11 +258,6 @@ async def create_group(
     return group, issued
 
 
-async def commune_of(staff: Staff | None, commune_id: int) -> Unit:
-    """The commune, if in ``staff``'s scope (where groups are made)."""
-    return await _commune(staff, commune_id)
-
-
 async def ungrouped(staff: Staff | None, commune_id: int) -> dict[Unit, list[Household]]:
     """The commune's households in no active group, per hamlet (the ones a new group can take)."""
     commune = await _commune(staff, commune_id)

@@ -99,6 +99,8 @@ async def test_the_representative_links_and_confirms_household_by_household(
     seen = await coverage.coverage(d.an, d.ea_kar.id)
     assert (seen.commune.shared, seen.commune.unreached) == (2, 1)
     assert [h.head_name for h in seen.unreached] == ["Y Bhim Niê"]
+    [mine] = await rep.send("/mydata")
+    assert "This account speaks for 2 households of the group “Nhóm 1 Buôn Ea Sinh”" in mine.text
 
     # A forged confirmation of another group's household changes nothing.
     stranger = Person(d.bot, settings, "tg-stranger")
