@@ -25,6 +25,7 @@ throttling and the TOTP second factor (ASVS 5.0 level 2, chapters V6 and V7).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -194,8 +195,10 @@ class Auth:
 
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
-        # Verified against when the username is unknown, so both cost one argon2 check.
-        self._dummy_hash = hash_password(secrets.token_urlsafe(24))
+        # Verified against when the username is unknown, so both cost one argon2 check. Made
+        # at the first login attempt (whoever it is for), not at start: a hash takes a quarter
+        # of a second, and every process and test builds an application.
+        self._dummy_hash: str | None = None
         # TOTP secrets get their own key, derived from the session key for this one purpose.
         sub_key = bytes.fromhex(keyring.keyed_hash("session", "totp-secret-sealing"))
         self._totp_box = SecretBox(Fernet(base64.urlsafe_b64encode(sub_key)))
@@ -273,6 +276,13 @@ class Auth:
 
     # login, the session checks, logout
 
+    async def _verify(self, stored: str | None, password: str) -> bool:
+        """One argon2 check, in a thread: it takes about as long as a hundred webhook
+        requests, which must not wait for it."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await asyncio.to_thread(hash_password, secrets.token_urlsafe(24))
+        return await asyncio.to_thread(verify_password, stored or self._dummy_hash, password)
+
     def _step(self, staff: Staff, session: WebSession) -> Step | None:
         if staff.totp_secret_sealed:
             return Step.CODE if session.second_factor_at is None else None
@@ -295,7 +305,7 @@ class Auth:
         await self._throttle(name, ip, "password")
         staff = await Staff.get_or_none(username=name) if name else None
         stored = staff.password_hash if staff is not None else None
-        matches = verify_password(stored or self._dummy_hash, password)
+        matches = await self._verify(stored, password)
         if staff is None or not stored or not matches or not staff.active:
             reason = (
                 "unknown_user"
@@ -418,11 +428,12 @@ class Auth:
         other sessions end. Returns how many ended."""
         staff = current.staff
         await self._throttle(staff.username or "", ip, "password_change")
-        if not staff.password_hash or not verify_password(staff.password_hash, old):
+        if not staff.password_hash or not await self._verify(staff.password_hash, old):
             raise await self._failed(staff.username or "", ip, "bad_password", staff)
         if new != repeated:
             raise ValidationError(_("The two new passwords differ."), field="password")
-        await Staff.filter(id=staff.id).update(password_hash=hash_password(new))
+        new_hash = await asyncio.to_thread(hash_password, new)
+        await Staff.filter(id=staff.id).update(password_hash=new_hash)
         await audit.record(
             "auth.password_changed",
             actor=staff,

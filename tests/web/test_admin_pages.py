@@ -407,3 +407,19 @@ async def test_a_deactivated_staff_member_sees_no_screen(
     for path in ("/admin/", f"/admin/coverage?commune={places.scene.commune_a.id}"):
         response = await browser.get(path)
         assert (response.status, response.headers["Location"]) == (303, "/admin/login")
+
+
+async def test_another_communes_page_reads_like_a_missing_one(
+    client: TestClient[Any, Any], places: Places, clock: Clock
+) -> None:
+    people = places.scene
+    browser = await signed_in(client, people.officer_a, clock, {})
+    other = await browser.get(f"/admin/coverage?commune={people.commune_b.id}")
+    missing = await browser.get("/admin/coverage?commune=999999")
+    assert other.status == missing.status == 404
+    text = await other.text()
+    assert text == await missing.text()
+    assert "Không có gì ở đây, hoặc nội dung này nằm ngoài đơn vị của đồng chí." in text
+    assert other.headers["Cache-Control"] == "no-store"
+    bare = await browser.get("/admin")
+    assert (bare.status, bare.headers["Location"]) == (303, "/admin/")

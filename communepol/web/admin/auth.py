@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler
 from markupsafe import Markup
 
 from communepol import keys
-from communepol.errors import CommunepolError, ValidationError
+from communepol.errors import CommunepolError, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import SUPPORTED_LOCALES, _
 from communepol.services.auth import LoginRefused, Step, Throttled, TotpEnrolment
 from communepol.web.admin.shell import (
@@ -159,12 +159,21 @@ async def _admit(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except CommunepolError as err:
-        return web.Response(
-            text=translate(request, err.message),
+        return await render(
+            request,
+            "admin/error.html",
+            {"message": _error_text(request, err)},
             status=err.http_status,
-            content_type="text/plain",
-            charset="utf-8",
         )
+
+
+def _error_text(request: web.Request, err: CommunepolError) -> str:
+    if isinstance(err, NotFound):
+        # Also what another commune's page says: existence does not leak.
+        return translate(request, _("There is nothing here, or it is outside your unit."))
+    if isinstance(err, PermissionDenied):
+        return translate(request, _("Your account may not do this."))
+    return translate(request, err.message)
 
 
 async def _csrf_ok(request: web.Request, route: str) -> bool:
