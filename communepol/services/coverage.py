@@ -32,7 +32,7 @@ from communepol.db.models import (
     Unit,
     UnitLevel,
 )
-from communepol.errors import ValidationError
+from communepol.errors import NotFound, ValidationError
 from communepol.services import scope
 
 RECENT_ALERTS = 5  # alerts whose relay confirmations are counted
@@ -87,7 +87,7 @@ async def coverage(staff: Staff, commune_id: int) -> Coverage:
     """The coverage figures of ``commune_id`` (in ``staff``'s scope)."""
     commune = await Unit.get_or_none(id=commune_id)
     if commune is None:
-        raise ValidationError("choose a commune", field="commune")
+        raise NotFound("not found")  # like one out of scope: existence does not leak
     await scope.require_unit(staff, commune)
     if commune.level is not UnitLevel.COMMUNE:
         raise ValidationError("coverage is counted per commune", field="commune")

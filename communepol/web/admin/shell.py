@@ -13,16 +13,17 @@ from aiohttp import web
 
 from communepol import keys
 from communepol.db.models import Unit
-from communepol.i18n import SUPPORTED_LOCALES
+from communepol.i18n import N_, SUPPORTED_LOCALES
 from communepol.services.auth import Auth, Current
 
 CURRENT = web.RequestKey("admin_current", Current)
 LOGIN_NONCE = web.RequestKey("admin_login_nonce", str)
 
+# (section, address, label): each screen adds its line; the layout translates the label.
 NAVIGATION = (
-    ("dashboard", "/admin/"),
-    ("coverage", "/admin/coverage"),
-    ("households", "/admin/households"),
+    ("dashboard", "/admin/", N_("Dashboard")),
+    ("coverage", "/admin/coverage", N_("Coverage")),
+    ("households", "/admin/households", N_("Households")),
 )
 
 
