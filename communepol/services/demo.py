@@ -128,7 +128,8 @@ class DemoReport:
         lines += [
             f"All pages:                     {url}/",
             "",
-            "Province supervisor (admin web login; the admin web is being built):",
+            f"Province supervisor, admin web {url}/admin/ (a supervisor enrols an "
+            "authenticator app at the first sign-in):",
             f"  username {self.supervisor_username}   password {self.supervisor_password}",
             "Commune officers and their one-time bot link codes (send the code to the bot):",
         ]
