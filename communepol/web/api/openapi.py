@@ -22,9 +22,10 @@ from communepol.db.models import (
     UnitLevel,
     Urgency,
 )
+from communepol.services.households import MAX_MEMBERS
+from communepol.services.tips import MAX_TEXT
 
 PREFIX = "/api/v1"
-MAX_TEXT = 4000
 REFERENCE_PATTERN = r"^(?:[Tt]-?)?[ACDEFHJKLMNPRTUVWXY3479acdefhjklmnprtuvwxy]{6}$"
 
 _ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
@@ -114,7 +115,7 @@ RESOLVE_BODY = _body({"outcome": {"type": "string", "minLength": 1, "maxLength":
 HOUSEHOLD_BODY = _body(
     {
         "head_name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "members_count": {"type": "integer", "minimum": 1, "maximum": 50},
+        "members_count": {"type": "integer", "minimum": 1, "maximum": MAX_MEMBERS},
         "address": {"type": "string", "maxLength": 300},
         "phone": {"type": ["string", "null"], "maxLength": 20},
     },
