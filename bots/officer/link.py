@@ -38,7 +38,8 @@ def officer_commands(turn: Turn) -> str:
         "send an alert, /found to end an alert, /update to update one, /approve for what "
         "waits for your approval, /stats for your latest post's figures, /coverage for the "
         "households you reach, /addhousehold to register households, /group to make a group of "
-        "households sharing one account, /groups for the groups, /reveal to ask who sent an anonymous tip, /officer for this list."
+        "households sharing one account, /groups for the groups, /reveal to ask who sent an "
+        "anonymous tip, /officer for this list."
     )
 
 
@@ -57,12 +58,13 @@ async def link(turn: Turn) -> None:
             )
         )
         return
-    purpose = await householdgroups.code_purpose(turn.services.keyring, code)
+    keyring = turn.services.keyring
+    purpose = await householdgroups.code_purpose(keyring, code)
     if purpose is LinkPurpose.HOUSEHOLD_GROUP:
-        await household.link_group(turn, code)
+        await household.link_group(turn, keyring, code)
         return
     if purpose is LinkPurpose.HOUSEHOLD:
-        await household.link_own(turn, code)
+        await household.link_own(turn, keyring, code)
         return
     try:
         staff = await officers.link_identity(

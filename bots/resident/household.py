@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from bots.conversation import Router, Turn
 from bots.resident.common import menu_buttons, when
+from communepol.crypto import Keyring
 from communepol.errors import NotFound, ValidationError
 from communepol.ports import Button
 from communepol.services import householdgroups
@@ -65,11 +66,10 @@ def _wrong_code(turn: Turn) -> None:
 # --- linking ---------------------------------------------------------------------------------
 
 
-async def link_group(turn: Turn, code: str) -> None:
+async def link_group(turn: Turn, keyring: Keyring, code: str) -> None:
     """The code of a household group: this account becomes its shared account."""
-    assert turn.services is not None  # checked by the /link handler
     try:
-        view = await householdgroups.link_representative(turn.services.keyring, turn.contact, code)
+        view = await householdgroups.link_representative(keyring, turn.contact, code)
     except ValidationError:
         _wrong_code(turn)
         return
@@ -91,13 +91,10 @@ async def link_group(turn: Turn, code: str) -> None:
     await _next_to_confirm(turn, view)
 
 
-async def link_own(turn: Turn, code: str) -> None:
+async def link_own(turn: Turn, keyring: Keyring, code: str) -> None:
     """A household's own code: this account becomes that household's own."""
-    assert turn.services is not None
     try:
-        household = await householdgroups.link_own_account(
-            turn.services.keyring, turn.contact, code
-        )
+        household = await householdgroups.link_own_account(keyring, turn.contact, code)
     except ValidationError:
         _wrong_code(turn)
         return
