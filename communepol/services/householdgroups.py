@@ -541,18 +541,9 @@ async def confirm_member(
 ) -> GroupView:
     """The representative says whether the household of ``member_id`` agreed to be reached
     through this account; a household that did not agree leaves the group."""
-    member, group = await _own_member(contact, member_id)
     if not agreed:
-        await _remove(
-            group,
-            member.household_id,  # type: ignore[attr-defined]
-            actor=None,
-            source="bot",
-            reason="did_not_agree",
-            contact=contact,
-            locale=locale,
-        )
-        return await _view(group)
+        return await _representative_removes(contact, member_id, "did_not_agree", locale)
+    member, group = await _own_member(contact, member_id)
     async with in_transaction(_connection()):
         await HouseholdGroupMember.filter(id=member.id).update(consent_confirmed_at=utcnow())
         await record_consent(
@@ -577,13 +568,19 @@ async def representative_remove(
     contact: Contact, member_id: int, *, locale: str = "vi"
 ) -> GroupView:
     """The representative takes a household out (it moved away, it no longer wants it)."""
+    return await _representative_removes(contact, member_id, "representative", locale)
+
+
+async def _representative_removes(
+    contact: Contact, member_id: int, reason: str, locale: str
+) -> GroupView:
     member, group = await _own_member(contact, member_id)
     await _remove(
         group,
         member.household_id,  # type: ignore[attr-defined]
         actor=None,
         source="bot",
-        reason="representative",
+        reason=reason,
         contact=contact,
         locale=locale,
     )

@@ -146,30 +146,27 @@ def _rows(data: bytes) -> tuple[list[_Row], list[BadRow]]:
     return rows, bad
 
 
-async def commune_in_scope(staff: Staff | None, commune_id: int) -> Unit:
-    """The commune ``commune_id`` if ``staff`` may see it (``None``: the server's operator, who
-    sees everything); `NotFound` otherwise."""
-    commune = await Unit.get_or_none(id=commune_id)
-    if commune is None:
+async def _unit_in_scope(staff: Staff | None, unit_id: int, level: UnitLevel) -> Unit:
+    """The unit ``unit_id`` if ``staff`` may see it (``None``: the server's operator, who sees
+    everything) and it is of ``level``; `NotFound` otherwise (existence does not leak)."""
+    unit = await Unit.get_or_none(id=unit_id)
+    if unit is None:
         raise NotFound("not found")
     if staff is not None:
-        await scope.require_unit(staff, commune)
-    if commune.level is not UnitLevel.COMMUNE:
-        raise ValidationError("choose a commune or ward", field="commune")
-    return commune
+        await scope.require_unit(staff, unit)
+    if unit.level is not level:
+        if level is UnitLevel.COMMUNE:
+            raise ValidationError("choose a commune or ward", field="commune")
+        raise ValidationError("choose a hamlet (thôn, buôn, tổ dân phố)", field="hamlet")
+    return unit
+
+
+async def commune_in_scope(staff: Staff | None, commune_id: int) -> Unit:
+    return await _unit_in_scope(staff, commune_id, UnitLevel.COMMUNE)
 
 
 async def hamlet_in_scope(staff: Staff | None, hamlet_id: int) -> Unit:
-    """The hamlet ``hamlet_id`` if ``staff`` may see it (``None``: the operator); `NotFound`
-    otherwise."""
-    hamlet = await Unit.get_or_none(id=hamlet_id)
-    if hamlet is None:
-        raise NotFound("not found")
-    if staff is not None:
-        await scope.require_unit(staff, hamlet)
-    if hamlet.level is not UnitLevel.HAMLET:
-        raise ValidationError("choose a hamlet (thôn, buôn, tổ dân phố)", field="hamlet")
-    return hamlet
+    return await _unit_in_scope(staff, hamlet_id, UnitLevel.HAMLET)
 
 
 async def hamlet_named(commune: Unit, name: str) -> Unit:

@@ -46,15 +46,23 @@ async def deposit(
     await AliasVaultEntry.create(tip=tip, sealed=sealed, tipster_key=tipster_key(keyring, contact))
 
 
-async def tipster_of(keyring: Keyring, tip_id: int) -> Contact | None:
-    """The contact behind ``tip_id``, if they can still be reached (not erased, same person).
-    Only this module's callers that send to the tipster, and an approved reveal, use it."""
+async def _opened(keyring: Keyring, tip_id: int) -> dict[str, Any] | None:
+    """The tip's vault entry, opened; None when there is none or it cannot be opened."""
     entry = await AliasVaultEntry.get_or_none(tip_id=tip_id)
     if entry is None:
         return None
     try:
         value: dict[str, Any] = keyring.box(BOX).open_json(entry.sealed)
     except DecryptionError:
+        return None
+    return value
+
+
+async def tipster_of(keyring: Keyring, tip_id: int) -> Contact | None:
+    """The contact behind ``tip_id``, if they can still be reached (not erased, same person).
+    Only this module's callers that send to the tipster, and an approved reveal, use it."""
+    value = await _opened(keyring, tip_id)
+    if value is None:
         return None
     contact = await Contact.get_or_none(id=int(value["contact_id"]), erased_at__isnull=True)
     if contact is None or contact.identity_hash != value.get("identity_hash"):
@@ -64,14 +72,8 @@ async def tipster_of(keyring: Keyring, tip_id: int) -> Contact | None:
 
 async def household_of(keyring: Keyring, tip_id: int) -> int | None:
     """The household an anonymous tip from a shared account is about (an approved reveal)."""
-    entry = await AliasVaultEntry.get_or_none(tip_id=tip_id)
-    if entry is None:
-        return None
-    try:
-        value: dict[str, Any] = keyring.box(BOX).open_json(entry.sealed)
-    except DecryptionError:
-        return None
-    household = value.get("household_id")
+    value = await _opened(keyring, tip_id)
+    household = value.get("household_id") if value is not None else None
     return int(household) if household is not None else None
 
 
