@@ -49,6 +49,11 @@ COMMIT).
 ``--zalo-quota N`` carries the page on a Zalo OA with a monthly promotion quota of N instead
 of the web chat account, so the quota step marks the rows beyond N ``quota_blocked``; the
 reference then writes the same rows, blocked ones included.
+
+``--must-reach`` publishes a post that must reach every household, with one follower in
+``SHARED_EVERY`` a shared household account: those rows name the relay variant of the message
+(``"vi+relay"``, the button "I have told the households"), chosen inside the same INSERT; the
+reference writes the same payloads.
 """
 
 from __future__ import annotations
@@ -108,6 +113,7 @@ TARGET_SECONDS = 5.0
 TARGET_RATIO = 2.0
 TARGET_FOLLOWERS = 350_000
 ENGLISH_EVERY = 10  # one contact in ten reads English
+SHARED_EVERY = 10  # with --must-reach: one contact in ten is a shared household account
 
 KIND = DeliveryKind.BROADCAST
 COLUMNS = (
@@ -268,6 +274,7 @@ class Audiences:
     page_id: int
     staff_id: int
     quota: int | None  # the Zalo OA's monthly promotion quota, None for the web chat account
+    must_reach: bool = False  # a post every household must hear; shared accounts get the relay
     contacts: list[tuple[int, str]] = field(default_factory=list)
     seed_s: float = 0.0
 
@@ -280,7 +287,7 @@ def delivery_rows(
     them."""
     account, priority = seeded.account_id, int(PRIORITY_OF_KIND[KIND])
     prefix = f"pub:{publication_id}:c:"
-    payloads = {"vi": payload("vi"), "en": payload("en")}
+    payloads = {locale: payload(locale) for locale in ("vi", "en", "vi+relay", "en+relay")}
     allowed = len(seeded.contacts) if seeded.quota is None else seeded.quota
     pending = (DeliveryStatus.PENDING.value, None)
     blocked = (DeliveryStatus.QUOTA_BLOCKED.value, QUOTA_REASON)
@@ -291,7 +298,7 @@ def delivery_rows(
             KIND.value,
             priority,
             f"{prefix}{contact_id}",
-            payloads[locale],
+            payloads[f"{locale}+relay" if seeded.must_reach and shared(n) else locale],
             publication_id,
             (pending if n < allowed else blocked)[0],
             0,
@@ -324,6 +331,15 @@ async def seed_objects(quota: int | None) -> Audiences:
     return Audiences(account_id=account.id, page_id=page.id, staff_id=officer.id, quota=quota)
 
 
+def shared(n: int) -> bool:
+    """Whether the ``n``-th contact is a shared household account (with ``--must-reach``)."""
+    return n % SHARED_EVERY == 1
+
+
+def _kind(seeded: Audiences, n: int) -> str:
+    return "shared_household" if seeded.must_reach and shared(n) else "person"
+
+
 def _contacts(count: int, first_id: int) -> list[tuple[int, str]]:
     return [(first_id + n, "en" if n % ENGLISH_EVERY == 0 else "vi") for n in range(count)]
 
@@ -338,10 +354,18 @@ def seed_sqlite(path: Path, seeded: Audiences, count: int) -> None:
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO contact (id, channel_account_id, identity_hash, identity_sealed, kind, "
-            "locale, reachability, created_at) VALUES (?, ?, ?, ?, 'person', ?, 'reachable', ?)",
+            "locale, reachability, created_at) VALUES (?, ?, ?, ?, ?, ?, 'reachable', ?)",
             (
-                (contact_id, seeded.account_id, f"{contact_id:064x}", "bench", locale, now)
-                for contact_id, locale in seeded.contacts
+                (
+                    contact_id,
+                    seeded.account_id,
+                    f"{contact_id:064x}",
+                    "bench",
+                    _kind(seeded, n),
+                    locale,
+                    now,
+                )
+                for n, (contact_id, locale) in enumerate(seeded.contacts)
             ),
         )
         conn.executemany(
@@ -380,12 +404,12 @@ async def seed_postgres(url: str, seeded: Audiences, count: int) -> None:
                         seeded.account_id,
                         f"{contact_id:064x}",
                         "bench",
-                        "person",
+                        _kind(seeded, n),
                         locale,
                         "reachable",
                         now,
                     )
-                    for contact_id, locale in seeded.contacts
+                    for n, (contact_id, locale) in enumerate(seeded.contacts)
                 ],
             )
             await conn.execute("SELECT setval('contact_id_seq', (SELECT max(id) FROM contact))")
@@ -525,7 +549,9 @@ def _file_sizes(path: Path) -> str:
 async def new_post(seeded: Audiences, settings: Settings) -> None:
     """A post in two languages, submitted to go out now (a draft, then scheduled)."""
     staff = await Staff.get(id=seeded.staff_id)
-    data = PostInput("fraud_warning", TEXTS, ScheduleKind.NOW)
+    data = PostInput(
+        "fraud_warning", TEXTS, ScheduleKind.NOW, must_reach_every_household=seeded.must_reach
+    )
     post = await posts.create_post(staff, seeded.page_id, data, settings, source="bench")
     await posts.submit_post(staff, post.id, settings, source="bench")
 
@@ -606,6 +632,7 @@ async def run_database(
     steps: list[Step] = []
     async with open_database(url):
         seeded = await seed_objects(args.zalo_quota)
+        seeded.must_reach = args.must_reach
         started = time.perf_counter()
         if label == "SQLite":
             seed_sqlite(path, seeded, args.followers)
@@ -614,6 +641,11 @@ async def run_database(
         seeded.seed_s = time.perf_counter() - started
         engine = sqlite_engine(url) if label == "SQLite" else await postgres_engine(url)
         publisher = Publisher(settings, i18n)
+        if seeded.must_reach:
+            notes.append(
+                f"a post every household must hear; one follower in {SHARED_EVERY} is a shared "
+                "household account and gets the relay variant"
+            )
         if seeded.quota is None:
             notes.append("the page's account is web chat: the Zalo quota step finds nothing")
         else:
@@ -748,6 +780,12 @@ def main() -> None:
         metavar="N",
         help="carry the page on a Zalo OA with a monthly promotion quota of N instead of the "
         "web chat account: rows beyond N are planned quota_blocked (the quota step)",
+    )
+    parser.add_argument(
+        "--must-reach",
+        action="store_true",
+        help=f"a post every household must hear, one follower in {SHARED_EVERY} a shared "
+        "household account (the relay variant)",
     )
     args = parser.parse_args()
     if args.followers is None:
