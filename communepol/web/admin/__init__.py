@@ -10,6 +10,7 @@ from aiohttp import web
 from communepol import keys
 from communepol.services.auth import Auth
 from communepol.web.admin.auth import admin_middleware, redirect, setup_auth_routes
+from communepol.web.admin.groups import setup_groups_routes
 from communepol.web.admin.views import setup_screen_routes
 
 
@@ -24,5 +25,6 @@ def setup_admin(app: web.Application) -> None:
     admin[aiohttp_jinja2.static_root_key] = "/static"
     setup_auth_routes(admin)
     setup_screen_routes(admin)
+    setup_groups_routes(admin)
     app.router.add_get("/admin", _to_admin)
     app.add_subapp("/admin", admin)

@@ -24,6 +24,7 @@ NAVIGATION = (
     ("dashboard", "/admin/", N_("Dashboard")),
     ("coverage", "/admin/coverage", N_("Coverage")),
     ("households", "/admin/households", N_("Households")),
+    ("groups", "/admin/groups", N_("Household groups")),
 )
 
 
