@@ -323,6 +323,19 @@ async def hand_over(turn: Turn) -> None:
 # --- relays --------------------------------------------------------------------------------------
 
 
+@router.keyword("told", "i have told the households", "đã báo", "tôi đã báo cho các hộ")
+async def told(turn: Turn) -> None:
+    """ "told" typed (platforms without buttons): the latest message that asked for it."""
+    publication_id = await householdgroups.latest_relay(turn.contact)
+    if publication_id is None:
+        turn.say(
+            turn.gettext("No message is waiting for you to tell your households."),
+            buttons=menu_buttons(turn),
+        )
+        return
+    _say_relay(turn, await householdgroups.relay_status(turn.contact, publication_id))
+
+
 @router.action("rly")
 async def relay(turn: Turn) -> None:
     parts = _ids(turn.event.action)

@@ -35,6 +35,7 @@ households …`), who acts as an administrator and is audited as "cli".
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,6 +71,7 @@ from communepol.ports import Button, OutboundMessage
 from communepol.services import audit, scope
 from communepol.services.contacts import record_consent
 from communepol.services.fanout import RELAY_SUFFIX
+from communepol.services.outbox import FROM_PUBLICATION
 from communepol.services.staff import consume_link_code, generate_link_code, normalize_link_code
 from communepol.text import clean
 
@@ -77,6 +79,7 @@ GROUP_CODE_TTL = timedelta(days=7)
 HOUSEHOLD_CODE_TTL = timedelta(days=7)
 MAX_MEMBERS = 30  # households behind one account (5–10 is what stations do)
 CONSENT_TEXT = "shared-account-2026-12"  # the version of what the representative asks
+RECENT_DELIVERIES = 50  # messages looked through for the latest one asking for a relay
 
 
 @dataclass(frozen=True)
@@ -647,6 +650,12 @@ async def check_tip_household(contact: Contact, household_id: int) -> Household:
 
 
 RELAY_LABEL = N_("I have told the households")
+# For platforms without buttons (a Zalo Bot numbers them, but a broadcast is no conversation
+# the number could answer): the word the bot also takes.
+RELAY_HINT = N_(
+    "This account speaks for several households: please tell each of them. When you have, "
+    "press “I have told the households” or reply “told”."
+)
 
 
 def needs_relay(*, alert: bool, must_reach_every_household: bool) -> bool:
@@ -662,6 +671,7 @@ def relay_messages(
     return {
         f"{locale}{RELAY_SUFFIX}": dataclasses.replace(
             message,
+            text=f"{message.text}\n\n{i18n.gettext(locale, RELAY_HINT)}",
             buttons=(
                 *message.buttons,
                 (Button(i18n.gettext(locale, RELAY_LABEL), f"rly:{publication_id}"),),
@@ -679,6 +689,21 @@ class Relay:
     @property
     def remaining(self) -> list[Member]:
         return [member for member, told in self.households if not told]
+
+
+async def latest_relay(contact: Contact) -> int | None:
+    """The latest publication sent to ``contact`` that asked it to tell its households."""
+    rows = (
+        await Delivery.filter(contact_id=contact.id, publication_id__isnull=False)
+        .order_by("-id")
+        .limit(RECENT_DELIVERIES)
+        .values_list("publication_id", "payload")
+    )
+    for publication_id, payload in rows:
+        value = payload if isinstance(payload, dict) else json.loads(payload)
+        if str(value.get(FROM_PUBLICATION, "")).endswith(RELAY_SUFFIX):
+            return int(publication_id)
+    return None
 
 
 async def relay_status(contact: Contact, publication_id: int) -> Relay:

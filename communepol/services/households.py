@@ -106,7 +106,11 @@ def _rows(data: bytes) -> tuple[list[_Row], list[BadRow]]:
         raise ValidationError(
             "the file is not UTF-8 text (save it as CSV UTF-8)", field="file"
         ) from err
-    lines = list(csv.reader(io.StringIO(text)))
+    try:
+        # newline="": the csv module reads the file's own line ends (a bare \r included).
+        lines = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as err:
+        raise ValidationError(f"the file is not a readable CSV file: {err}", field="file") from err
     if not lines:
         raise ValidationError("the file is empty", field="file")
     if len(lines) > MAX_ROWS + 1:

@@ -227,6 +227,16 @@ async def test_an_alert_reaches_the_shared_account_once_and_each_household_told_
         b["kind"] != "action" for c in others for row in c.payload.get("buttons", []) for b in row
     )
 
+    assert (
+        claimed[shared.id]
+        .payload["text"]
+        .endswith(
+            "This account speaks for several households: please tell each of them. When you have, "
+            "press “I have told the households” or reply “told”."
+        )
+    )
+    [typed] = await rep.send("told")  # where a platform has no buttons
+    assert typed.text.startswith("Told so far: 0 of 3.")
     [asked] = await rep.press(f"rly:{publication}")
     assert asked.text.startswith("Told so far: 0 of 3.")
     assert asked.labels == ["H'Luyến Kbuôr", "Y Bhim Niê", "Y Kông Êban", "All of them"]
@@ -252,6 +262,8 @@ async def test_an_alert_reaches_the_shared_account_once_and_each_household_told_
     await stranger.english()
     [refused] = await stranger.press(f"rly:{publication}")
     assert refused.text == NOT_YOURS
+    [nothing] = await stranger.send("đã báo")
+    assert nothing.text == "No message is waiting for you to tell your households."
     [refused] = await rep.press(f"rly:{publication + 1000}")
     assert refused.text == NOT_YOURS
     assert await HouseholdRelayConfirmation.filter(publication_id=publication).count() == 3
