@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: install demo serve test lint typecheck i18n i18n-check migrations bench clean
+.PHONY: install chromium demo serve test lint typecheck i18n i18n-check migrations bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "communepol needs Python 3.11 or newer")'
@@ -14,7 +14,15 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The browser tests (tests/browser) drive Debian's Chromium; installed here when root can.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		|| echo "make: installing chromium failed; the browser tests need Debian's chromium package"; \
+	else echo "make: the browser tests need Debian's chromium package (apt-get install chromium, as root)"; fi
 
 demo: install
 	$(BIN)/communepol demo
