@@ -1,7 +1,8 @@
 """``GET /api/v1/units/{id}/coverage``: which registered households of a commune the station
 reaches — per hamlet and for the commune (registered, through their own account, through a
-shared one, confirmed for the latest alert, not reached) and the households not reached, for
-the home visits. The figures and the scope check are `services.coverage.coverage`."""
+shared one, confirmed for the latest alert, not reached), the households not reached, for
+the home visits, and the households confirmed told for each of the latest alerts. The figures
+and the scope check are `services.coverage.coverage`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aiohttp import web
 from communepol.db.models import Household, UnitLevel
 from communepol.services import coverage
 from communepol.web.api.auth import authenticated, staff_of
-from communepol.web.api.io import json_response, path_id, read_query
+from communepol.web.api.io import iso, json_response, path_id, read_query
 
 
 def figures_json(figures: coverage.Figures) -> dict[str, Any]:
@@ -53,6 +54,15 @@ async def get_coverage(request: web.Request) -> web.StreamResponse:
             "hamlets": [figures_json(figures) for figures in result.hamlets],
             "unreached": [household_ref(h, h.hamlet.name) for h in result.unreached],
             "alert_publication_id": result.alert_publication_id,
+            "alerts": [
+                {
+                    "publication_id": relay.publication_id,
+                    "headline": relay.headline,
+                    "sent_at": iso(relay.sent_at),
+                    "confirmed": relay.confirmed,
+                }
+                for relay in result.alerts
+            ],
         }
     )
 

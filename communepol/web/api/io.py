@@ -100,6 +100,13 @@ def check(value: Any, schema: Mapping[str, Any], field: str) -> None:
             raise ValidationError(f"{field} must be at least {schema['minimum']}", field=field)
         if "maximum" in schema and value > schema["maximum"]:
             raise ValidationError(f"{field} must be at most {schema['maximum']}", field=field)
+    if kind == "array":
+        if len(value) < schema.get("minItems", 0):
+            raise ValidationError(f"{field} needs at least {schema['minItems']}", field=field)
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            raise ValidationError(f"{field} takes at most {schema['maxItems']}", field=field)
+        for item in value:
+            check(item, schema.get("items", {}), field)
     if kind == "object":
         properties: Mapping[str, Any] = schema.get("properties", {})
         if schema.get("additionalProperties") is False:

@@ -22,6 +22,7 @@ from communepol.db.models import (
     UnitLevel,
     Urgency,
 )
+from communepol.services.householdgroups import MAX_MEMBERS as MAX_GROUP
 from communepol.services.households import MAX_MEMBERS
 from communepol.services.tips import MAX_TEXT
 
@@ -121,6 +122,13 @@ HOUSEHOLD_BODY = _body(
     },
     optional=("address", "phone"),
 )
+GROUP_BODY = _body(
+    {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "household_ids": {"type": "array", "items": _ID, "minItems": 1, "maxItems": MAX_GROUP},
+    }
+)
+MEMBER_BODY = _body({"household_id": _ID})
 EMPTY_BODY = {
     "required": False,
     "content": {
@@ -160,6 +168,23 @@ _HOUSEHOLD = _object(
         "hamlet": _ref("UnitRef"),
     }
 )
+_MEMBER = {
+    "allOf": [_ref("Household"), _object({"agreed": {"type": "boolean"}})],
+}
+_GROUP = _object(
+    {
+        "id": _ID,
+        "name": {"type": "string"},
+        "commune": _ref("UnitRef"),
+        "representative_linked": {"type": "boolean"},
+        "linked_at": _TIME_OR_NULL,
+        "households": {"type": "array", "items": _ref("GroupMember")},
+    }
+)
+_CODE = {
+    "link_code": {"type": "string", "pattern": "^[A-Z2-9]{4}-[A-Z2-9]{4}$"},
+    "expires_at": _TIME,
+}
 _TIP_SUMMARY = _object(
     {
         "reference": {"type": "string"},
@@ -250,8 +275,22 @@ SCHEMAS: dict[str, Any] = {
             "hamlets": {"type": "array", "items": _ref("Figures")},
             "unreached": {"type": "array", "items": _ref("Household")},
             "alert_publication_id": {"type": ["integer", "null"]},
+            "alerts": {"type": "array", "items": _ref("AlertRelay")},
         }
     ),
+    "AlertRelay": _object(
+        {
+            "publication_id": _ID,
+            "headline": {"type": "string"},
+            "sent_at": _TIME,
+            "confirmed": {"type": "integer"},
+        }
+    ),
+    "GroupMember": _MEMBER,
+    "Group": _GROUP,
+    "GroupList": _object({"items": {"type": "array", "items": _ref("Group")}}),
+    "LinkCode": _object(_CODE),
+    "NewGroup": _object({"group": _ref("Group"), **_CODE}),
     "Household": _HOUSEHOLD,
     "HouseholdPage": _page("Household"),
     "ImportResult": _object(
@@ -350,6 +389,75 @@ PATHS: dict[str, Any] = {
             "requestBody": CSV_BODY,
             "responses": _ok("ImportResult", "What was added and refused.")
             | _errors("404", "413", "415", "422"),
+        }
+    },
+    "/communes/{id}/groups": {
+        "get": {
+            "operationId": "listGroups",
+            "summary": "A commune's groups of households sharing one account.",
+            "parameters": [_path_id("id", "The commune's id.")],
+            "responses": _ok("GroupList", "The groups, with their households.")
+            | _errors("404", "422"),
+        },
+        "post": {
+            "operationId": "createGroup",
+            "summary": "A group of the commune's households sharing one account, and its "
+            "one-time link code (shown once) for the representative to send to the bot.",
+            "parameters": [_path_id("id", "The commune's id.")],
+            "requestBody": GROUP_BODY,
+            "responses": _ok("NewGroup", "The group and its link code.", "201")
+            | _errors("400", "404", "409", "413", "415", "422"),
+        },
+    },
+    "/groups/{id}": {
+        "get": {
+            "operationId": "getGroup",
+            "summary": "A group: its households, which agreed, whether its representative linked.",
+            "parameters": [_path_id("id", "The group's id.")],
+            "responses": _ok("Group", "The group.") | _errors("404"),
+        }
+    },
+    "/groups/{id}/code": {
+        "post": {
+            "operationId": "newGroupCode",
+            "summary": "A new link code for the group (a handover, or a lost code); earlier "
+            "unused codes stop working.",
+            "parameters": [_path_id("id", "The group's id.")],
+            "requestBody": EMPTY_BODY,
+            "responses": _ok("LinkCode", "The code, shown once.")
+            | _errors("400", "404", "413", "415", "422"),
+        }
+    },
+    "/groups/{id}/households": {
+        "post": {
+            "operationId": "addGroupHousehold",
+            "summary": "Add a household of the commune; the representative then confirms it.",
+            "parameters": [_path_id("id", "The group's id.")],
+            "requestBody": MEMBER_BODY,
+            "responses": _ok("Group", "The group now.")
+            | _errors("400", "404", "409", "413", "415", "422"),
+        }
+    },
+    "/groups/{id}/households/{household_id}": {
+        "delete": {
+            "operationId": "removeGroupHousehold",
+            "summary": "Take a household out of the group.",
+            "parameters": [
+                _path_id("id", "The group's id."),
+                _path_id("household_id", "The household's id."),
+            ],
+            "responses": _ok("Group", "The group now.") | _errors("404"),
+        }
+    },
+    "/households/{id}/own-code": {
+        "post": {
+            "operationId": "householdOwnCode",
+            "summary": "A one-time code for a household's own account: once linked, the "
+            "household leaves its shared group.",
+            "parameters": [_path_id("id", "The household's id.")],
+            "requestBody": EMPTY_BODY,
+            "responses": _ok("LinkCode", "The code, shown once.")
+            | _errors("400", "404", "413", "415", "422"),
         }
     },
     "/tips": {
