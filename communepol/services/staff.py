@@ -20,9 +20,19 @@ from tortoise.transactions import in_transaction
 
 from communepol.clock import utcnow
 from communepol.crypto import Keyring
-from communepol.db.models import LinkCode, LinkPurpose, Role, Staff, Unit, UnitLevel
-from communepol.errors import Conflict, ValidationError
-from communepol.services import audit
+from communepol.db.models import (
+    DutyShift,
+    LinkCode,
+    LinkPurpose,
+    Role,
+    Staff,
+    StaffIdentity,
+    Unit,
+    UnitLevel,
+    WebSession,
+)
+from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from communepol.services import audit, scope
 from communepol.text import clean
 
 STAFF_LINK_CODE_TTL = timedelta(hours=72)
@@ -227,3 +237,212 @@ async def add_staff(
             data={"role": role.value, "web_login": bool(login)},
         )
     return Enrolment(staff=staff, link_code=code, link_code_expires_at=expires_at)
+
+
+# --- the roster in the admin web: a supervisor's or an admin's own subtree ------------------------
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    staff: Staff
+    unit: Unit
+    bot_linked: bool
+    web_login: bool
+    on_duty: bool
+
+
+def _subtree_filter(unit: Unit) -> dict[str, object]:
+    return {"path__startswith": f"{unit.path}{unit.id}/"}
+
+
+async def _subtree_units(unit: Unit) -> list[Unit]:
+    below = await Unit.filter(**_subtree_filter(unit)).exclude(level=UnitLevel.HAMLET)
+    return [unit, *sorted(below, key=lambda u: (u.path.count("/"), u.name, u.id))]
+
+
+async def roster(actor: Staff) -> list[RosterEntry]:
+    """The staff of ``actor``'s unit and every unit below it (an officer: their commune's),
+    active ones first, by unit and name."""
+    own = await Unit.get(id=actor.unit_id)  # type: ignore[attr-defined]
+    await scope.require_unit(actor, own)  # a deactivated actor is refused here
+    units = {unit.id: unit for unit in await _subtree_units(own)}
+    people = await Staff.filter(unit_id__in=list(units)).order_by("full_name", "id")
+    ids = [person.id for person in people]
+    linked = set(await StaffIdentity.filter(staff_id__in=ids).values_list("staff_id", flat=True))
+    present = set(
+        await DutyShift.filter(staff_id__in=ids, ended_at__isnull=True).values_list(
+            "staff_id", flat=True
+        )
+    )
+    order = {unit_id: n for n, unit_id in enumerate(units)}
+    entries = [
+        RosterEntry(
+            person,
+            units[person.unit_id],  # type: ignore[attr-defined]
+            person.id in linked,
+            bool(person.username and person.password_hash),
+            person.id in present,
+        )
+        for person in people
+    ]
+    entries.sort(
+        key=lambda e: (not e.staff.active, order[e.unit.id], e.staff.full_name, e.staff.id)
+    )
+    return entries
+
+
+def may_manage(actor: Staff) -> bool:
+    """Supervisors and admins manage the roster of their subtree; officers only read theirs."""
+    return actor.active and actor.role in scope.APPROVER_ROLES
+
+
+def _require_manager(actor: Staff) -> None:
+    if not may_manage(actor):
+        raise PermissionDenied("only a supervisor or an admin manages the roster")
+
+
+def grantable_roles(actor: Staff) -> list[Role]:
+    """The roles ``actor`` may give: a supervisor never makes an admin."""
+    if not may_manage(actor):
+        return []
+    if actor.role is Role.ADMIN:
+        return [Role.OFFICER, Role.SUPERVISOR, Role.ADMIN]
+    return [Role.OFFICER, Role.SUPERVISOR]
+
+
+def _require_grant(actor: Staff, role: Role) -> None:
+    if role not in grantable_roles(actor):
+        raise PermissionDenied(f"you may not make someone {role.value}")
+
+
+async def roster_units(actor: Staff) -> list[Unit]:
+    """The units ``actor`` may put someone on the roster of (no hamlets: nobody works there)."""
+    _require_manager(actor)
+    own = await Unit.get(id=actor.unit_id)  # type: ignore[attr-defined]
+    return await _subtree_units(own)
+
+
+async def managed_staff(actor: Staff, staff_id: int) -> Staff:
+    """A staff member ``actor`` may manage: in their subtree (else `NotFound`), and not an
+    admin unless ``actor`` is one (else `PermissionDenied`)."""
+    _require_manager(actor)
+    target = await Staff.get_or_none(id=staff_id).select_related("unit")
+    if target is None:
+        raise NotFound("not found")
+    await scope.require_unit(actor, target.unit)
+    if target.role is Role.ADMIN and actor.role is not Role.ADMIN:
+        raise PermissionDenied("only an admin manages an admin")
+    return target
+
+
+async def add_staff_in_scope(
+    keyring: Keyring,
+    actor: Staff,
+    *,
+    full_name: str,
+    unit_id: int,
+    role: Role,
+    phone: str | None = None,
+    source: str = "web",
+) -> Enrolment:
+    """`add_staff` for a supervisor or admin: the unit must be in their subtree (else
+    `NotFound`) and the role one they may give (else `PermissionDenied`)."""
+    _require_manager(actor)
+    unit = await Unit.get_or_none(id=unit_id)
+    if unit is None:
+        raise NotFound("not found")
+    await scope.require_unit(actor, unit)
+    _require_grant(actor, role)
+    return await add_staff(
+        keyring,
+        full_name=full_name,
+        unit=unit,
+        role=role,
+        phone=phone,
+        created_by=actor,
+        source=source,
+    )
+
+
+async def set_role(actor: Staff, staff_id: int, role: Role, *, source: str = "web") -> Staff:
+    """Change a staff member's role, within what ``actor`` may give and what the unit allows."""
+    target = await managed_staff(actor, staff_id)
+    _require_grant(actor, role)
+    if target.id == actor.id:
+        raise ValidationError("you cannot change your own role", field="role")
+    if not target.active:
+        raise ValidationError("this staff member is deactivated", field="role")
+    _check_role_unit(role, target.unit)
+    if target.role is role:
+        return target
+    previous = target.role
+    async with in_transaction():
+        await Staff.filter(id=target.id).update(role=role)
+        await audit.record(
+            "staff.role_changed",
+            actor=actor,
+            object_type="staff",
+            object_id=target.id,
+            unit_id=target.unit.id,
+            source=source,
+            data={"from": previous.value, "to": role.value},
+        )
+    target.role = role
+    return target
+
+
+async def deactivate_staff(
+    actor: Staff, staff_id: int, *, source: str = "web", now: datetime | None = None
+) -> int:
+    """Take a staff member off the roster: they can no longer sign in or act through the bot,
+    and every web session of theirs ends now. How many sessions were open."""
+    now = now or utcnow()
+    target = await managed_staff(actor, staff_id)
+    if target.id == actor.id:
+        raise ValidationError("you cannot deactivate yourself", field="staff")
+    if not target.active:
+        return 0
+    async with in_transaction():
+        await Staff.filter(id=target.id).update(active=False, deactivated_at=now)
+        ended = await WebSession.filter(staff_id=target.id, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        # Unused link codes of theirs stop working too.
+        await LinkCode.filter(staff_id=target.id, used_at__isnull=True, expires_at__gt=now).update(
+            expires_at=now
+        )
+        await audit.record(
+            "staff.deactivated",
+            actor=actor,
+            object_type="staff",
+            object_id=target.id,
+            unit_id=target.unit.id,
+            source=source,
+            data={"sessions_ended": ended},
+        )
+    return ended
+
+
+async def reissue_link_code(
+    keyring: Keyring, actor: Staff, staff_id: int, *, source: str = "web"
+) -> tuple[Staff, str, datetime]:
+    """A new one-time bot link code for a staff member (a lost code, a new phone); earlier
+    unused codes of theirs stop working."""
+    now = utcnow()
+    target = await managed_staff(actor, staff_id)
+    if not target.active:
+        raise ValidationError("this staff member is deactivated", field="staff")
+    async with in_transaction():
+        await LinkCode.filter(
+            staff_id=target.id, purpose=LinkPurpose.STAFF, used_at__isnull=True, expires_at__gt=now
+        ).update(expires_at=now)
+        code, expires_at = await issue_link_code(keyring, target, created_by=actor, now=now)
+        await audit.record(
+            "staff.link_code_issued",
+            actor=actor,
+            object_type="staff",
+            object_id=target.id,
+            unit_id=target.unit.id,
+            source=source,
+        )
+    return target, code, expires_at

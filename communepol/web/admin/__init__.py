@@ -11,6 +11,7 @@ from communepol import keys
 from communepol.services.auth import Auth
 from communepol.web.admin.auth import admin_middleware, redirect, setup_auth_routes
 from communepol.web.admin.groups import setup_groups_routes
+from communepol.web.admin.roster import setup_roster_routes
 from communepol.web.admin.views import setup_screen_routes
 
 
@@ -26,5 +27,6 @@ def setup_admin(app: web.Application) -> None:
     setup_auth_routes(admin)
     setup_screen_routes(admin)
     setup_groups_routes(admin)
+    setup_roster_routes(admin)
     app.router.add_get("/admin", _to_admin)
     app.add_subapp("/admin", admin)

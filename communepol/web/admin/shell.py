@@ -25,6 +25,7 @@ NAVIGATION = (
     ("coverage", "/admin/coverage", N_("Coverage")),
     ("households", "/admin/households", N_("Households")),
     ("groups", "/admin/groups", N_("Household groups")),
+    ("staff", "/admin/staff", N_("Staff")),
 )
 
 
