@@ -201,6 +201,11 @@ def normalize_reference(text: str) -> str:
     return bare[1:] if len(bare) == REFERENCE_LENGTH + 1 and bare.startswith("T") else bare
 
 
+def _could_be_reference(text: str) -> bool:
+    bare = normalize_reference(text)
+    return len(bare) == REFERENCE_LENGTH and all(char in REFERENCE_ALPHABET for char in bare)
+
+
 def display_reference(tip: Tip) -> str:
     return f"T-{tip.reference}"
 
@@ -232,12 +237,13 @@ async def access_tip(staff: Staff, ref: int | str) -> Tip:
     """The tip ``ref`` (its id, or its reference as typed) if ``staff`` may see it; `NotFound`
     otherwise — the same answer as for a tip that does not exist."""
     await _staff_unit(staff)  # a deactivated account finds nothing, existing or not
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) <= 10):
+    tip = None
+    text = ref if isinstance(ref, str) else ""
+    if text and (not text.isdigit() or _could_be_reference(text)):
+        # "347934" is a reference too (3, 4, 7 and 9 are in its alphabet): that comes first.
+        tip = await Tip.get_or_none(reference=normalize_reference(text)).prefetch_related("unit")
+    if tip is None and (isinstance(ref, int) or (text.isdigit() and len(text) <= 10)):
         tip = await Tip.get_or_none(id=int(ref)).prefetch_related("unit")
-    else:
-        tip = await Tip.get_or_none(reference=normalize_reference(str(ref))).prefetch_related(
-            "unit"
-        )
     if tip is None:
         raise NotFound("not found")
     if await scope.covers(staff, tip.unit):

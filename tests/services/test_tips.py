@@ -242,6 +242,14 @@ async def test_references_are_unique_and_accepted_as_typed(desk: Desk) -> None:
         assert (await DESK.own_tip(resident, typed)).id == tip.id, typed
         assert (await tips.access_tip(desk.officer, typed)).id == tip.id, typed
 
+    # A reference made only of digits is a reference first; a row id still works otherwise.
+    digits = sent[1].tip
+    await Tip.filter(id=digits.id).update(reference="347934")
+    assert (await tips.access_tip(desk.officer, "347934")).id == digits.id
+    assert (await tips.access_tip(desk.officer, "T-347934")).id == digits.id
+    assert (await tips.access_tip(desk.officer, str(tip.id))).id == tip.id
+    assert (await tips.access_tip(desk.officer, tip.id)).id == tip.id
+
 
 async def test_one_person_cannot_flood_the_desk(desk: Desk, clock: Clock) -> None:
     resident, other = await desk.resident("res-1"), await desk.resident("res-2")
