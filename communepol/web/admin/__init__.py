@@ -9,8 +9,10 @@ from aiohttp import web
 
 from communepol import keys
 from communepol.services.auth import Auth
+from communepol.web.admin.alerts import setup_alerts_routes
 from communepol.web.admin.auth import admin_middleware, redirect, setup_auth_routes
 from communepol.web.admin.groups import setup_groups_routes
+from communepol.web.admin.posts import setup_posts_routes
 from communepol.web.admin.roster import setup_roster_routes
 from communepol.web.admin.views import setup_screen_routes
 
@@ -28,5 +30,7 @@ def setup_admin(app: web.Application) -> None:
     setup_screen_routes(admin)
     setup_groups_routes(admin)
     setup_roster_routes(admin)
+    setup_posts_routes(admin)
+    setup_alerts_routes(admin)
     app.router.add_get("/admin", _to_admin)
     app.add_subapp("/admin", admin)

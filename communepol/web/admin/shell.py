@@ -26,6 +26,9 @@ NAVIGATION = (
     ("households", "/admin/households", N_("Households")),
     ("groups", "/admin/groups", N_("Household groups")),
     ("staff", "/admin/staff", N_("Staff")),
+    ("posts", "/admin/posts", N_("Posts")),
+    ("alerts", "/admin/alerts", N_("Alerts")),
+    ("approvals", "/admin/approvals", N_("Approvals")),
 )
 
 
