@@ -31,6 +31,7 @@ from communepol.errors import Conflict, ValidationError
 from communepol.ports import Button
 from communepol.services import householdgroups, households
 from communepol.services.units import resolve_unit
+from communepol.text import fold
 
 router = Router()
 
@@ -41,6 +42,7 @@ ADD_FLOW = f"{FLOW_PREFIX}household"
 ADDING = "adding"
 MAX_LISTED = 30  # households listed to choose from (a group holds at most 30)
 MAX_HAMLETS = 8
+CANCEL_WORDS = frozenset(fold(word) for word in ("cancel", "hủy", "huỷ", "thôi"))
 
 
 async def _commune_id(turn: Turn, staff: Staff) -> int:
@@ -104,17 +106,17 @@ async def hamlet_chosen(turn: Turn, staff: Staff) -> None:
         f"{index}. {h.head_name}" + (f", {h.address}" if h.address else "")
         for index, h in enumerate(shown, start=1)
     ]
+    # No button here: a typed "1" would press it instead of choosing household 1.
     turn.say(
         "\n".join(
             [
                 turn.gettext(
                     "Type the numbers of the households that will share one account, for "
-                    "example 1 3 5:"
+                    "example 1 3 5 (or “cancel”):"
                 ),
                 *listing,
             ]
-        ),
-        buttons=[cancel_row(turn, "ogx")],
+        )
     )
 
 
@@ -122,13 +124,13 @@ async def hamlet_chosen(turn: Turn, staff: Staff) -> None:
 @for_staff
 async def numbers_typed(turn: Turn, staff: Staff) -> None:
     offered: list[int] = list(turn.data.get("households") or [])
+    if fold(turn.event.text or "") in CANCEL_WORDS:
+        _cancelled(turn)
+        return
     typed = (turn.event.text or "").replace(",", " ").split()
     chosen = [number(word) for word in typed]
     if not offered or not typed or any(n is None or not 1 <= n <= len(offered) for n in chosen):
-        turn.say(
-            turn.gettext("Type numbers from the list, for example 1 3 5."),
-            buttons=[cancel_row(turn, "ogx")],
-        )
+        turn.say(turn.gettext("Type numbers from the list, for example 1 3 5."))
         return
     picked = list(dict.fromkeys(offered[n - 1] for n in chosen if n is not None))
     turn.go(FLOW, NAME, picked=picked)

@@ -37,6 +37,7 @@ async def test_an_officer_makes_a_group_and_its_code_links_the_representative(
         "3. Y Bhim Niê",
         "4. Y Kông Êban",
     ]
+    assert listing.actions == []  # a typed "1" is household 1, not a button
     [wrong] = await an.send("1 9")
     assert wrong.text == "Type numbers from the list, for example 1 3 5."
     [named] = await an.send("1, 3 4")
@@ -61,6 +62,11 @@ async def test_an_officer_makes_a_group_and_its_code_links_the_representative(
     # The group list, and a new code for a handover.
     [again] = await an.send("/group")
     assert again.labels == ["Buôn Ea Sinh (1)", "Cancel"]  # the one left out
+    await an.press(again.actions[0])
+    [single] = await an.send("1")  # a group of one household, by its number alone
+    assert single.text.startswith("1 households. What is the group called?")
+    [cancelled] = await an.send("2")  # the second button: Cancel
+    assert cancelled.text == "Cancelled: no group was made."
     [shown] = await an.send("/groups")
     assert shown.text == ("“Nhóm 1 Buôn Ea Sinh”: 0 of 3 households agreed · representative linked")
     [handover] = await an.press(shown.actions[0])
