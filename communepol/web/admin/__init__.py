@@ -14,6 +14,7 @@ from communepol.web.admin.auth import admin_middleware, redirect, setup_auth_rou
 from communepol.web.admin.groups import setup_groups_routes
 from communepol.web.admin.posts import setup_posts_routes
 from communepol.web.admin.roster import setup_roster_routes
+from communepol.web.admin.tips import setup_tips_routes
 from communepol.web.admin.views import setup_screen_routes
 
 
@@ -28,6 +29,7 @@ def setup_admin(app: web.Application) -> None:
     admin[aiohttp_jinja2.static_root_key] = "/static"
     setup_auth_routes(admin)
     setup_screen_routes(admin)
+    setup_tips_routes(admin)
     setup_groups_routes(admin)
     setup_roster_routes(admin)
     setup_posts_routes(admin)

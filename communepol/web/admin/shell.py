@@ -24,6 +24,8 @@ NAVIGATION = (
     ("dashboard", "/admin/", N_("Dashboard")),
     ("coverage", "/admin/coverage", N_("Coverage")),
     ("households", "/admin/households", N_("Households")),
+    ("board", "/admin/board", N_("Reply times")),
+    ("tips", "/admin/tips", N_("Tips")),
     ("groups", "/admin/groups", N_("Household groups")),
     ("staff", "/admin/staff", N_("Staff")),
     ("posts", "/admin/posts", N_("Posts")),
