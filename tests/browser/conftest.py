@@ -17,21 +17,27 @@ to that loop); the test module marks itself with ``loop_scope="session"``.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
+import pkgutil
 import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
+from communepol import services
 from communepol.app import create_app
-from communepol.services import overview, tips
+from communepol.services.staff import hash_password
 from communepol.settings import Settings
 from tests.conftest import TEST_SECRET_KEY, fresh_database
+from tests.web import adminkit
 from tests.web.adminkit import Clock, install_clock
 
 CHROMIUM = Path(os.environ.get("COMMUNEPOL_CHROMIUM", "/usr/bin/chromium"))
@@ -115,10 +121,34 @@ def settings(database_url: str, tmp_path: Path, port: int) -> Settings:
     )
 
 
+def _services_with_a_clock() -> list[ModuleType]:
+    """Every service module that reads the time (``from communepol.clock import utcnow``)."""
+    found = []
+    for info in pkgutil.iter_modules(services.__path__):
+        module = importlib.import_module(f"{services.__name__}.{info.name}")
+        if callable(getattr(module, "utcnow", None)):
+            found.append(module)
+    return found
+
+
+@functools.cache
+def _one_hash(password: str) -> str:
+    return hash_password(password)
+
+
+@pytest.fixture(autouse=True)
+def _staff_share_one_password_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seeded staff all get one argon2 hash of the test password, made once: a hash takes
+    a quarter of a second, and each test seeds five people. (The server still verifies it at
+    every login, as it would any hash.)"""
+    monkeypatch.setattr(adminkit, "hash_password", _one_hash)
+
+
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """The server's time (sessions, codes, stored timestamps, the dashboard's 30 days)."""
-    return install_clock(monkeypatch, overview, tips)
+    """The server's time, for every service (sessions, codes, deadlines, stored timestamps,
+    the dashboard's 30 days); it moves only when the test moves it."""
+    return install_clock(monkeypatch, *_services_with_a_clock())
 
 
 @pytest_asyncio.fixture(loop_scope="session")
