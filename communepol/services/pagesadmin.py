@@ -19,7 +19,7 @@ Rules kept here and nowhere else:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from communepol.crypto import Keyring
 from communepol.db import raw
 from communepol.db.models import (
     ChannelAccount,
@@ -41,13 +42,16 @@ from communepol.db.models import (
     PostCategory,
     PostStatus,
     Publication,
+    ReceiveMode,
+    Role,
     ScheduleKind,
+    Staff,
     Unit,
     UnitLevel,
 )
-from communepol.errors import Conflict, NotFound, ValidationError
+from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import SUPPORTED_LOCALES
-from communepol.services import audit
+from communepol.services import audit, channels, scope
 from communepol.services.pages import pick_translation
 from communepol.services.posts import PublicationStats, halt_publication, stats_of
 from communepol.services.units import subtree_prefix
@@ -513,3 +517,126 @@ async def stop_publication(
     """Stop a broadcast from the command line (`communepol.services.posts.halt_publication`):
     how many deliveries were cancelled."""
     return await halt_publication(publication_id, actor_label=actor_label, source=source)
+
+
+# --- the admin web: the same reads and writes, kept to a staff member's scope ----------------
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    """What staff see of a channel account: never its secrets."""
+
+    account: ChannelAccount
+    webhook_path: str | None  # where the platform must POST, for an account that receives so
+
+
+def _webhook_path(account: ChannelAccount) -> str | None:
+    if account.kind is ChannelKind.WEBCHAT or account.receive_mode is not ReceiveMode.WEBHOOK:
+        return None
+    return f"/webhooks/{_kind_name(account.kind)}/{account.id}"
+
+
+async def pages_in_scope(staff: Staff) -> list[PageRow]:
+    """`list_pages` of ``staff``'s unit and the units below it."""
+    unit = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
+    await scope.require_unit(staff, unit)
+    return await list_pages(within=unit)
+
+
+async def page_in_scope(staff: Staff, slug: str) -> tuple[PageDetails, list[AccountHealth]]:
+    """`page_details` when the page's unit is in ``staff``'s scope (`NotFound` otherwise),
+    with each carrying account's health."""
+    details = await page_details(slug)
+    await scope.require_unit(staff, details.page.unit)
+    return details, [AccountHealth(a, _webhook_path(a)) for a in details.accounts]
+
+
+def may_manage_channels(staff: Staff) -> bool:
+    """Adding and attaching channel accounts is an admin's job: a token is the station's
+    voice on the platform."""
+    return staff.active and staff.role is Role.ADMIN
+
+
+def _require_channel_admin(staff: Staff) -> None:
+    if not may_manage_channels(staff):
+        raise PermissionDenied("only an admin adds or attaches channel accounts")
+
+
+async def attachable_accounts(staff: Staff, page: Page) -> list[ChannelAccount]:
+    """Accounts an admin may attach to ``page``: those carrying no page or only pages of their
+    scope, not carrying ``page`` yet; a Zalo OA only while it carries no page."""
+    if not may_manage_channels(staff):
+        return []
+    unit = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
+    links = await PageChannel.all().select_related("page__unit")
+    outside: set[int] = set()
+    used: set[int] = set()
+    here: set[int] = set()
+    for link in links:
+        account_id = int(link.channel_account_id)  # type: ignore[attr-defined]
+        used.add(account_id)
+        if link.page.id == page.id:
+            here.add(account_id)
+        if not scope.unit_covers(unit, link.page.unit):
+            outside.add(account_id)
+    accounts = await ChannelAccount.exclude(kind=ChannelKind.WEBCHAT).order_by("id")
+    return [
+        account
+        for account in accounts
+        if account.id not in outside
+        and account.id not in here
+        and not (account.kind is ChannelKind.ZALO_OA and account.id in used)
+    ]
+
+
+async def add_account_for_page(
+    keyring: Keyring,
+    staff: Staff,
+    slug: str,
+    *,
+    kind: ChannelKind,
+    name: str,
+    public_handle: str | None,
+    credentials: Mapping[str, str],
+    receive_mode: ReceiveMode = ReceiveMode.WEBHOOK,
+) -> ChannelAccount:
+    """A new Telegram bot, Zalo Bot or Zalo OA account carrying the page ``slug``, its
+    credentials sealed (`channels.new_account_secrets`); an admin of the page's scope only.
+    Nothing of the credentials reaches the audit trail or an error message."""
+    _require_channel_admin(staff)
+    details, _ = await page_in_scope(staff, slug)
+    if kind is ChannelKind.WEBCHAT:
+        raise ValidationError("choose Telegram, Zalo Bot or Zalo OA", field="kind")
+    channels.check_receive_mode(kind, receive_mode)
+    secrets = channels.new_account_secrets(kind, credentials)
+    handle = clean(public_handle or "")[:200] or None
+    async with in_transaction(raw.connection(ChannelAccount).connection_name):
+        account = await channels.create_channel_account(
+            keyring, kind=kind, name=name, public_handle=handle, secrets=secrets
+        )
+        if receive_mode is not account.receive_mode:
+            await ChannelAccount.filter(id=account.id).update(receive_mode=receive_mode)
+            account.receive_mode = receive_mode
+        await audit.record(
+            "channel.added",
+            actor=staff,
+            object_type="channel_account",
+            object_id=account.id,
+            unit_id=details.page.unit.id,
+            source="web",
+            data={"kind": kind.value, "receive_mode": receive_mode.value},
+        )
+        await attach_channel(details.page, account, actor_label=staff.full_name, source="web")
+    return account
+
+
+async def attach_in_scope(staff: Staff, slug: str, account_id: int) -> bool:
+    """`attach_channel` for an admin: the page in their scope, the account one of
+    `attachable_accounts` (else `NotFound`)."""
+    _require_channel_admin(staff)
+    details, _ = await page_in_scope(staff, slug)
+    allowed = {account.id: account for account in await attachable_accounts(staff, details.page)}
+    account = allowed.get(account_id)
+    if account is None:
+        raise NotFound("not found")
+    return await attach_channel(details.page, account, actor_label=staff.full_name, source="web")

@@ -28,6 +28,7 @@ NAVIGATION = (
     ("tips", "/admin/tips", N_("Tips")),
     ("groups", "/admin/groups", N_("Household groups")),
     ("staff", "/admin/staff", N_("Staff")),
+    ("pages", "/admin/pages", N_("Pages")),
     ("posts", "/admin/posts", N_("Posts")),
     ("alerts", "/admin/alerts", N_("Alerts")),
     ("approvals", "/admin/approvals", N_("Approvals")),
