@@ -17,7 +17,6 @@ import pytest
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
 
-from communepol import keys
 from communepol.app import create_app
 from communepol.db.models import (
     Alert,
@@ -266,10 +265,9 @@ HEADLINE_OF = {A: "Lừa đảo ở xã Ea Pốk", B: "Lừa đảo ở xã Cư 
 
 
 async def test_every_alert_route_keeps_each_role_in_its_subtree_and_refuses_missing_csrf(
-    client: TestClient[Any, Any], places: Places, clock: Clock
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
 ) -> None:
     people = places.scene
-    settings = client.server.app[keys.SETTINGS]
     service = alerts.Alerts(settings, I18n.load())
     pages = {A: places.page_a, B: places.page_b}
     issuers = {A: people.officer_a, B: people.officer_b}

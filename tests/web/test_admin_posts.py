@@ -8,6 +8,8 @@ pending; and the route × role matrix with CSRF refusals over every route added.
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,16 +17,16 @@ from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
+from aiohttp import DummyCookieJar, FormData
 from aiohttp.test_utils import TestClient
 
-from communepol import keys
 from communepol.app import create_app
 from communepol.db.models import (
     Delivery,
     DeliveryStatus,
     Page,
     Post,
+    PostAttachment,
     PostCategory,
     PostStatus,
     PostTranslation,
@@ -132,7 +134,7 @@ async def test_a_post_scheduled_for_tomorrow_is_stored_in_utc_and_shown_on_its_v
 
 
 async def test_a_weekly_preset_shows_its_coming_occurrences_in_the_month(
-    client: TestClient[Any, Any], places: Places, clock: Clock
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
 ) -> None:
     browser = await signed_in(client, places.scene.officer_a, clock, {})
     new = f"/admin/posts/new?page={places.page_a.id}"
@@ -161,9 +163,7 @@ async def test_a_weekly_preset_shows_its_coming_occurrences_in_the_month(
         "2026-04-27",
     ]
     # What went out shows on its day, next to what is due.
-    await Publisher(client.server.app[keys.SETTINGS], I18N).publish_due(
-        datetime(2026, 3, 9, 0, 0, 30, tzinfo=UTC)
-    )
+    await Publisher(settings, I18N).publish_due(datetime(2026, 3, 9, 0, 0, 30, tzinfo=UTC))
     html = await (await browser.get("/admin/posts/calendar?month=2026-03")).text()
     [publication] = await Publication.filter(post_id=post.id)
     assert f'data-publication="{publication.id}"' in _day(html, "2026-03-09")
@@ -211,7 +211,7 @@ async def test_bad_input_re_renders_the_form_with_the_fields_message_and_writes_
 
 
 async def test_editing_keeps_to_the_version_read_and_a_conflict_is_a_message(
-    client: TestClient[Any, Any], places: Places, clock: Clock
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
 ) -> None:
     browser = await signed_in(client, places.scene.officer_a, clock, {})
     new = f"/admin/posts/new?page={places.page_a.id}"
@@ -227,7 +227,7 @@ async def test_editing_keeps_to_the_version_read_and_a_conflict_is_a_message(
         places.scene.supervisor_1,
         post.id,
         PostInput("announcement", [Translation("vi", "Sửa bởi người khác", "Nội dung")]),
-        client.server.app[keys.SETTINGS],
+        settings,
         version=post.version,
     )
     stale = _form(
@@ -243,6 +243,55 @@ async def test_editing_keeps_to_the_version_read_and_a_conflict_is_a_message(
     assert response.status == 303
     assert (await PostTranslation.get(post_id=post.id)).title == "Bản của tôi"
     assert (await Post.get(id=post.id)).status is PostStatus.SCHEDULED  # submitted
+
+
+def _png() -> bytes:
+    """A one-pixel PNG carrying a GPS text chunk (metadata the media store strips)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        size, crc = struct.pack(">I", len(data)), struct.pack(">I", zlib.crc32(kind + data))
+        return size + kind + data + crc
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+        + chunk(b"tEXt", b"GPS\x0012.68N 108.05E")
+        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_an_attachment_is_stored_stripped_and_a_refused_one_leaves_no_post(
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
+) -> None:
+    browser = await signed_in(client, places.scene.officer_a, clock, {})
+    new = f"/admin/posts/new?page={places.page_a.id}&lang=en"
+    token = await browser.csrf(new)
+    bad = FormData()
+    for key, value in _form(token, action="draft").items():
+        bad.add_field(key, value)
+    bad.add_field(
+        "file", b"<html>not a photo</html>", filename="anh.jpg", content_type="image/jpeg"
+    )
+    response = await browser.post(new, bad)
+    assert response.status == 400
+    html = unescape(await response.text())
+    assert 'id="error-file"' in html and "or a PDF of at most 5 MB" in html
+    assert await Post.all().count() == 0  # the draft went with the refused file
+
+    good = FormData()
+    for key, value in _form(token, action="draft").items():
+        good.add_field(key, value)
+    good.add_field("file", _png(), filename="ảnh hiện trường.png", content_type="image/png")
+    response = await browser.post(new, good)
+    assert response.status == 303
+    post = await Post.get(page_id=places.page_a.id)
+    [attachment] = await PostAttachment.filter(post_id=post.id)
+    assert attachment.content_type == "image/png" and attachment.filename.endswith(".png")
+    stored = (settings.data_dir / "media" / attachment.storage_path).read_bytes()
+    assert b"GPS" not in stored
+    editor = await (await browser.get(f"/admin/posts/{post.id}/edit")).text()
+    assert attachment.filename in unescape(editor)
 
 
 # --- the approval queue --------------------------------------------------------------------
@@ -301,16 +350,16 @@ async def test_the_approval_queue_the_supervisor_approves_the_officer_cannot_oth
 
 
 async def test_a_post_sent_back_needs_a_reason_and_returns_to_its_author_as_a_draft(
-    client: TestClient[Any, Any], places: Places, clock: Clock
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
 ) -> None:
     people = places.scene
     post = await posts.create_post(
         people.officer_a,
         places.page_a.id,
         PostInput("crime_warning", [Translation("vi", "Cảnh báo", "Nội dung")]),
-        client.server.app[keys.SETTINGS],
+        settings,
     )
-    await posts.submit_post(people.officer_a, post.id, client.server.app[keys.SETTINGS])
+    await posts.submit_post(people.officer_a, post.id, settings)
     supervisor = await signed_in(client, people.supervisor_1, clock, {})
     token = await supervisor.csrf("/admin/approvals")
     empty = await supervisor.post(
@@ -348,9 +397,9 @@ async def _published(places: Places, settings: Settings, clock: Clock) -> tuple[
 
 
 async def test_statistics_match_pagesadmins_figures_and_stop_cancels_what_is_pending(
-    client: TestClient[Any, Any], places: Places, clock: Clock
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
 ) -> None:
-    settings = client.server.app[keys.SETTINGS]
+    settings = settings
     post, publication_id = await _published(places, settings, clock)
     rows = await Delivery.filter(publication_id=publication_id).order_by("id")
     assert len(rows) == 3
@@ -406,10 +455,10 @@ TITLE_OF = {A: "Bí mật của xã Ea Pốk", B: "Bí mật của xã Cư Huê"
 
 
 async def test_every_posts_route_keeps_each_role_in_its_subtree_and_refuses_missing_csrf(
-    client: TestClient[Any, Any], places: Places, clock: Clock
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
 ) -> None:
     people = places.scene
-    settings = client.server.app[keys.SETTINGS]
+    settings = settings
     pages = {A: places.page_a, B: places.page_b}
     authors = {A: people.officer_a, B: people.officer_b}
     post_of: dict[str, Post] = {}
