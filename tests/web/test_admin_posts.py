@@ -115,13 +115,15 @@ async def test_a_post_scheduled_for_tomorrow_is_stored_in_utc_and_shown_on_its_v
     new = f"/admin/posts/new?page={places.page_a.id}"
     token = await browser.csrf(new)
     # 06:15 on Tuesday 3 March in Vietnam is 23:15 on Monday 2 March in UTC.
-    response = await browser.post(new, _form(token, schedule="once", at="2026-03-03T06:15"))
+    typed = _form(token, schedule="once", at="2026-03-03T06:15", every_household="yes")
+    response = await browser.post(new, typed)
     assert response.status == 303, await response.text()
     post = await Post.get(page_id=places.page_a.id)
     assert response.headers["Location"] == f"/admin/posts/{post.id}?saved=1"
     assert post.status is PostStatus.SCHEDULED
     assert post.schedule_kind is ScheduleKind.ONCE
     assert post.next_run_at == datetime(2026, 3, 2, 23, 15, tzinfo=UTC)
+    assert post.must_reach_every_household
     [translation] = await PostTranslation.filter(post_id=post.id)
     assert (translation.locale, translation.title) == ("vi", "Thông báo lịch tiếp dân")
 

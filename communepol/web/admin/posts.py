@@ -84,6 +84,11 @@ def to_local(moment: datetime | None, settings: Settings) -> str:
     return moment.astimezone(settings.tz).strftime(LOCAL_FORMAT) if moment else ""
 
 
+def _version(value: str) -> int:
+    """The version the editor read; anything else never matches (a conflict)."""
+    return int(value) if value.isdigit() and len(value) <= MAX_ID_DIGITS else 0
+
+
 def _field_of(err: ValidationError, form: dict[str, str]) -> str:
     """The editor's field a service refusal is about."""
     name = err.field or ""
@@ -289,7 +294,7 @@ async def _save(request: web.Request, post_id: int | None) -> web.StreamResponse
             settings,
             page_id=page.id,
             post_id=post_id,
-            version=int(form.get("version", "0")) if form.get("version", "").isdigit() else 0,
+            version=_version(form.get("version", "")),
             attachment=await _upload(raw_form),
             submit=form.get("action") == "submit",
         )
