@@ -17,6 +17,7 @@ to that loop); the test module marks itself with ``loop_scope="session"``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import os
@@ -164,12 +165,13 @@ async def server(settings: Settings, port: int, clock: Clock) -> AsyncIterator[s
         await test_server.close()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def context(chromium: Any, server: str) -> AsyncIterator[Any]:
-    """A fresh browser context for this test: no cookies, English pages (the ``lang``
-    cookie the language switch sets), a desktop window. Uncaught script errors and
-    Content-Security-Policy refusals on any page fail the test."""
-    ctx = await chromium.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+@contextlib.asynccontextmanager
+async def open_context(chromium: Any, server: str, **options: Any) -> AsyncIterator[Any]:
+    """A fresh browser context on ``server`` (no cookies but the ``lang`` one the language
+    switch sets: English pages; a desktop window unless ``options`` say otherwise). Uncaught
+    script errors and Content-Security-Policy refusals on any of its pages fail the test."""
+    options.setdefault("viewport", {"width": 1280, "height": 900})
+    ctx = await chromium.new_context(base_url=server, **options)
     ctx.set_default_timeout(TIMEOUT_MS)
     await ctx.add_cookies([{"name": "lang", "value": "en", "url": server}])
     problems: list[str] = []
@@ -188,6 +190,13 @@ async def context(chromium: Any, server: str) -> AsyncIterator[Any]:
     finally:
         await ctx.close()
     assert not problems, problems
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def context(chromium: Any, server: str) -> AsyncIterator[Any]:
+    """A fresh browser context for this test (see `open_context`)."""
+    async with open_context(chromium, server) as ctx:
+        yield ctx
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -7,12 +7,19 @@ commune's coverage; the login page and the dashboard are looked at on a phone.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from communepol.db.models import (
+    Alert,
+    AlertStatus,
+    ChannelAccount,
+    ChannelKind,
+    Contact,
+    Delivery,
+    DeliveryKind,
     Follow,
     FollowStatus,
     Household,
@@ -20,16 +27,21 @@ from communepol.db.models import (
     PostCategory,
     PostStatus,
     Publication,
+    Role,
     Tip,
     TipCategory,
+    TipMessage,
+    TipMessageDirection,
     TipStatus,
     Unit,
     UnitLevel,
 )
+from communepol.services.contacts import ContactIdentity, find_or_create_contact
+from communepol.services.tips import TipInput, Tips
 from tests import pagekit
-from tests.browser.browserkit import log_in, log_out, path_of
-from tests.browser.conftest import Screenshot
-from tests.web.adminkit import Clock, Scene, scene
+from tests.browser.browserkit import log_in, log_out, path_of, submit
+from tests.browser.conftest import Screenshot, open_context
+from tests.web.adminkit import Clock, Scene, scene, web_staff
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -165,10 +177,9 @@ async def test_the_login_page_and_the_dashboard_fit_a_phone(
 ) -> None:
     people = await scene()
     await _dashboard_data(people, clock)
-    phone = await chromium.new_context(
-        base_url=server, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-    )
-    try:
+    async with open_context(
+        chromium, server, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    ) as phone:
         page = await phone.new_page()
 
         async def fits() -> bool:
@@ -189,5 +200,200 @@ async def test_the_login_page_and_the_dashboard_fit_a_phone(
         assert await page.locator("main h1").inner_text() == "Huyện Cư M'gar"
         assert await fits(), "the dashboard is wider than the phone"
         await screenshot(page, "dashboard")
-    finally:
-        await phone.close()
+
+
+# --- the tips inbox and a tip's page -----------------------------------------------------------
+
+
+async def _resident(bot: ChannelAccount, user: str) -> Contact:
+    found, _ = await find_or_create_contact(
+        pagekit.KEYRING, bot, ContactIdentity(platform_user_id=user), locale="vi"
+    )
+    return found
+
+
+async def test_an_officer_filters_the_tips_acknowledges_one_and_answers_the_resident(
+    page: Any, clock: Clock, screenshot: Screenshot
+) -> None:
+    people = await scene()
+    bot = await pagekit.account(ChannelKind.TELEGRAM, "Bot Công an Đắk Lắk")
+    desk = Tips(pagekit.KEYRING)
+    resident = await _resident(bot, "resident-1")
+    cow = (
+        await desk.submit(
+            resident, TipInput("theft", "Có người lạ trộm bò ở buôn", people.commune_a.id)
+        )
+    ).tip
+    clock.advance(minutes=5)
+    scam = (
+        await desk.submit(
+            await _resident(bot, "resident-2"),
+            TipInput("fraud", "Gọi điện giả danh công an", people.commune_a.id),
+        )
+    ).tip
+    other = (
+        await desk.submit(
+            await _resident(bot, "resident-3"),
+            TipInput("theft", "Mất xe máy ở chợ", people.commune_b.id),
+        )
+    ).tip
+
+    await log_in(page, people.officer_a, clock, {})
+    async with page.expect_navigation():
+        await (
+            page.get_by_role("navigation", name="Sections")
+            .get_by_role("link", name="Tips", exact=True)
+            .click()
+        )
+    listed = page.locator("table.tips tbody tr th a")
+    assert sorted(await listed.all_inner_texts()) == sorted(
+        [f"T-{cow.reference}", f"T-{scam.reference}"]
+    )  # commune B's theft is not this officer's
+    assert f"T-{other.reference}" not in await page.inner_text("body")
+
+    await page.get_by_label("Category").select_option(label="Theft or robbery")
+    await submit(page, "Filter")
+    assert await listed.all_inner_texts() == [f"T-{cow.reference}"]
+    assert "category=theft" in page.url
+    await screenshot(page, "filtered")
+
+    async with page.expect_navigation():
+        await listed.first.click()
+    assert path_of(page) == f"/admin/tips/T-{cow.reference}"
+    assert "Có người lạ trộm bò ở buôn" in await page.inner_text("main")
+    clock.advance(minutes=4)
+    await submit(page, "Acknowledge")
+    assert await page.get_by_role("status").inner_text() == (
+        "Acknowledged: the resident is told it was received."
+    )
+    stored = await Tip.get(id=cow.id)
+    assert stored.status is TipStatus.ACKNOWLEDGED and stored.first_response_at == clock.now
+    assert not await page.get_by_role("button", name="Acknowledge", exact=True).count()
+
+    reply = "Chúng tôi đang xác minh, cảm ơn bạn."
+    await page.get_by_label("Reply to the resident").fill(reply)
+    await submit(page, "Send reply")
+    assert await page.get_by_role("status").inner_text() == (
+        "Your reply was relayed to the resident."
+    )
+    assert reply in await page.locator("ol.thread").inner_text()
+    [message] = await TipMessage.filter(tip_id=cow.id, direction=TipMessageDirection.TO_RESIDENT)
+    assert message.text == reply and message.author_id == people.officer_a.id  # type: ignore[attr-defined]
+    # The resident's relayed reply waits in the outbox, without the officer's name.
+    relayed = [
+        row.payload.get("text", "")
+        for row in await Delivery.filter(
+            contact_id=resident.id, kind=DeliveryKind.REPLY, tip_id=cow.id
+        ).order_by("id")
+    ]
+    assert any(reply in text for text in relayed), relayed
+    assert not any(people.officer_a.full_name in text for text in relayed)
+    assert (await Tip.get(id=scam.id)).status is TipStatus.NEW  # only the one acted on
+    await screenshot(page, "answered")
+
+
+# --- posts and alerts ------------------------------------------------------------------------
+
+
+async def _nav(page: Any, label: str) -> None:
+    async with page.expect_navigation():
+        await (
+            page.get_by_role("navigation", name="Sections")
+            .get_by_role("link", name=label, exact=True)
+            .click()
+        )
+
+
+async def test_an_officer_schedules_a_post_and_finds_it_on_the_calendar(
+    page: Any, clock: Clock, screenshot: Screenshot
+) -> None:
+    people = await scene()
+    bot = await pagekit.account()
+    commune_page = await pagekit.page(people.commune_a, "ca-xa-ea-pok", bot)
+    await pagekit.followers(commune_page, bot, 2)
+
+    await log_in(page, people.officer_a, clock, {})
+    await _nav(page, "Posts")
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Write a post").click()
+    # Their commune has one page: the editor opens on it.
+    assert await page.locator("main h1").inner_text() == "Write a post: Công an Xã Ea Pốk"
+    vietnamese = page.get_by_role("group", name="In Vietnamese (required)")
+    await vietnamese.get_by_label("Title").fill("Lịch tiếp công dân tuần này")
+    await vietnamese.get_by_label("Text").fill("Công an xã tiếp công dân sáng thứ Ba, 7 giờ.")
+    await page.get_by_label("Once, at (Vietnam time)").check()
+    # 07:00 tomorrow in Vietnam (the clock says 09:30 on 2 March there).
+    await page.get_by_label("Date and time").fill("2026-03-03T07:00")
+    await screenshot(page, "editor")
+    await submit(page, "Submit")
+
+    assert await page.get_by_role("status").inner_text() == "The post is saved."
+    assert await page.locator("dd.post-status").inner_text() == "Scheduled"
+    post = await Post.get(page_id=commune_page.id)
+    assert post.status is PostStatus.SCHEDULED
+    assert post.next_run_at == datetime(2026, 3, 3, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
+    assert not await Publication.exists(post_id=post.id)  # not out before its time
+    await screenshot(page, "scheduled")
+
+    await page.goto("/admin/posts/calendar?month=2026-03")
+    day = page.locator('td[data-day="2026-03-03"]')
+    assert (await day.locator("a.due").inner_text()).strip() == "07:00 Lịch tiếp công dân tuần này"
+    assert not await page.locator('td[data-day="2026-03-02"] a.due').count()
+    await screenshot(page, "calendar")
+
+
+async def test_a_second_supervisor_approves_an_alert_across_two_communes(
+    page: Any, clock: Clock, screenshot: Screenshot
+) -> None:
+    people = await scene()
+    ea_tul = await pagekit.unit("Xã Ea Tul", parent=people.district_1)
+    second = await web_staff(people.district_1, "supervisor.three", Role.SUPERVISOR)
+    bot = await pagekit.account()
+    page_a = await pagekit.page(people.commune_a, "ca-xa-ea-pok", bot)
+    page_tul = await pagekit.page(ea_tul, "ca-xa-ea-tul", bot)
+    await pagekit.followers(page_a, bot, 2, prefix="a")
+    await pagekit.followers(page_tul, bot, 1, prefix="t")
+    secrets: dict[int, str] = {}
+
+    # The first supervisor issues it for the whole district: two communes, so it waits.
+    await log_in(page, people.supervisor_1, clock, secrets)
+    await _nav(page, "Alerts")
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Issue an alert").click()
+    await page.get_by_label("Category").select_option(label="Missing person")
+    await page.get_by_label("Headline").fill("Tìm trẻ lạc: cháu Y Blin, 7 tuổi")
+    await page.get_by_label("What happened").fill("Cháu đi lạc từ chiều qua ở chợ Ea Pốk.")
+    await page.get_by_label("Name", exact=True).fill("Y Blin")
+    await page.get_by_label("Last seen where").fill("Chợ Ea Pốk")
+    await page.get_by_label("Whom to call (phone)").fill("0912345678")
+    await page.get_by_label("Huyện Cư M'gar").check()
+    await submit(page, "Send the alert")
+    assert await page.get_by_role("status").inner_text() == (
+        "The alert waits for a second person's approval."
+    )
+    alert = await Alert.get(headline="Tìm trẻ lạc: cháu Y Blin, 7 tuổi")
+    assert alert.status is AlertStatus.PENDING_APPROVAL
+    assert not await page.get_by_role(
+        "button", name="Approve and send"
+    ).count()  # not by the issuer
+    await log_out(page)
+
+    # The second supervisor finds it among their approvals and sends it.
+    await log_in(page, second, clock, secrets)
+    await _nav(page, "Approvals")
+    waiting = page.locator("article.waiting").filter(has_text="Tìm trẻ lạc: cháu Y Blin")
+    assert "Cháu đi lạc từ chiều qua" in await waiting.inner_text()
+    await screenshot(page, "waiting")
+    async with page.expect_navigation():
+        await waiting.get_by_role("button", name="Approve and send").click()
+    assert await page.get_by_role("status").inner_text() == "Approved: the alert is out."
+    assert await page.locator("dd.alert-status").inner_text() == "Out"
+    assert (await Alert.get(id=alert.id)).status is AlertStatus.ACTIVE
+    # Out to the followers of both communes' pages (2 + 1), waiting in the outbox.
+    publications = await Publication.filter(post__alert_id=alert.id)
+    assert sorted(row.recipients for row in publications) == [1, 2]  # one post a page
+    sent_to = await Delivery.filter(publication_id__in=[row.id for row in publications])
+    assert len({row.contact_id for row in sent_to}) == 3  # type: ignore[attr-defined]
+    message = page.locator("tr[data-message]").filter(has_text="Tìm trẻ lạc")
+    assert await message.locator("td").nth(1).inner_text() == "3"  # recipients, as shown
+    await screenshot(page, "approved")
