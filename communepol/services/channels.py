@@ -22,9 +22,12 @@ from communepol.db.models import (
     Page,
     PageChannel,
     ReceiveMode,
+    Staff,
+    Unit,
 )
-from communepol.errors import NotFound, ValidationError
+from communepol.errors import NotFound, PermissionDenied, ValidationError
 from communepol.ports import Channel, SecretsStore
+from communepol.services import scope
 from communepol.text import clean
 
 
@@ -308,3 +311,26 @@ async def list_channel_accounts() -> list[AccountListing]:
         )
         for account in accounts
     ]
+
+
+async def accounts_in_scope(staff: Staff) -> set[int]:
+    """The channel accounts whose queues a supervisor or admin may see and retry: those
+    carrying a page of their subtree; the admin of the top unit also sees accounts that carry
+    no page. `PermissionDenied` for an officer. (Rows show ids, kinds, statuses and errors,
+    never content or recipients, so an account shared with another district is no leak.)"""
+    if staff.role not in scope.APPROVER_ROLES:
+        raise PermissionDenied("only a supervisor or an admin sees the queues")
+    unit = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
+    await scope.require_unit(staff, unit)
+    links = await PageChannel.all().select_related("page__unit")
+    carried: set[int] = set()
+    visible: set[int] = set()
+    for link in links:
+        account_id = int(link.channel_account_id)  # type: ignore[attr-defined]
+        carried.add(account_id)
+        if scope.unit_covers(unit, link.page.unit):
+            visible.add(account_id)
+    if unit.parent_id is None:  # type: ignore[attr-defined]
+        every = await ChannelAccount.exclude(id__in=list(carried))
+        visible |= {account.id for account in every}
+    return visible

@@ -30,10 +30,11 @@ from tortoise.transactions import in_transaction
 from communepol.clock import utcnow
 from communepol.crypto import Keyring
 from communepol.db import raw
-from communepol.db.models import ChannelKind, InboundStatus
+from communepol.db.models import ChannelKind, InboundStatus, Staff
 from communepol.db.models import InboundEvent as StoredEvent
-from communepol.errors import Unavailable
+from communepol.errors import NotFound, Unavailable
 from communepol.ports import InboundEvent
+from communepol.services import audit, channels
 
 log = logging.getLogger(__name__)
 
@@ -413,3 +414,34 @@ async def purge_processed(now: datetime | None = None) -> int:
     gone; this removes the id too). Parked and waiting events are never touched."""
     before = (now or utcnow()) - PROCESSED_RETENTION
     return await StoredEvent.filter(status=InboundStatus.DONE, processed_at__lt=before).delete()
+
+
+# --- the admin web: the same list and retry, kept to a supervisor's accounts ------------------
+
+
+async def parked_in_scope(staff: Staff, limit: int = 100) -> list[ParkedEvent]:
+    """`parked_events` of the accounts ``staff`` may see (`channels.accounts_in_scope`)."""
+    visible = await channels.accounts_in_scope(staff)
+    return [
+        event for event in await parked_events(limit=limit) if event.channel_account_id in visible
+    ]
+
+
+async def retry_parked_in_scope(staff: Staff, event_id: int, *, source: str = "web") -> bool:
+    """Send one parked event of an account in ``staff``'s scope through again (`NotFound`
+    for another account's or a missing one); False when it was no longer parked."""
+    visible = await channels.accounts_in_scope(staff)
+    row = await StoredEvent.get_or_none(id=event_id).only("id", "channel_account_id")
+    if row is None or int(row.channel_account_id) not in visible:  # type: ignore[attr-defined]
+        raise NotFound("not found")
+    ready, _ = await retry_parked_events([event_id])
+    if ready:
+        await audit.record(
+            "inbox.retried",
+            actor=staff,
+            object_type="inbound_event",
+            object_id=event_id,
+            source=source,
+            data={"account": int(row.channel_account_id)},  # type: ignore[attr-defined]
+        )
+    return bool(ready)

@@ -35,8 +35,11 @@ from communepol.db.models import (
     DeliveryStatus,
     Publication,
     Reachability,
+    Staff,
 )
+from communepol.errors import NotFound
 from communepol.ports import OutboundMessage
+from communepol.services import audit, channels
 
 # A follower's row names its language instead of carrying the text (`communepol.services.fanout`).
 FROM_PUBLICATION = "from_publication"
@@ -419,3 +422,34 @@ async def retry_dead_letters(
         if ready:
             await retry_dead(ready)
     return ready, {item: status.get(item) for item in wanted if item not in ready}
+
+
+# --- the admin web: the same list and retry, kept to a supervisor's accounts ------------------
+
+
+async def stuck_in_scope(staff: Staff, limit: int = 100) -> list[StuckDelivery]:
+    """`dead_letters` (dead and quota-blocked rows) of the accounts ``staff`` may see
+    (`channels.accounts_in_scope`)."""
+    visible = await channels.accounts_in_scope(staff)
+    return [row for row in await dead_letters(limit=limit) if row.channel_account_id in visible]
+
+
+async def retry_dead_in_scope(staff: Staff, delivery_id: int, *, source: str = "web") -> bool:
+    """Put one dead letter of an account in ``staff``'s scope back in the queue (`NotFound`
+    for another account's or a missing one); False when it was not dead (a quota-blocked row
+    waits for its quota, not for a retry)."""
+    visible = await channels.accounts_in_scope(staff)
+    row = await Delivery.get_or_none(id=delivery_id).only("id", "channel_account_id")
+    if row is None or int(row.channel_account_id) not in visible:  # type: ignore[attr-defined]
+        raise NotFound("not found")
+    ready, _ = await retry_dead_letters([delivery_id])
+    if ready:
+        await audit.record(
+            "outbox.retried",
+            actor=staff,
+            object_type="delivery",
+            object_id=delivery_id,
+            source=source,
+            data={"account": int(row.channel_account_id)},  # type: ignore[attr-defined]
+        )
+    return bool(ready)

@@ -13,6 +13,7 @@ from communepol.web.admin.alerts import setup_alerts_routes
 from communepol.web.admin.auth import admin_middleware, redirect, setup_auth_routes
 from communepol.web.admin.groups import setup_groups_routes
 from communepol.web.admin.pagesweb import setup_pagesweb_routes
+from communepol.web.admin.queues import setup_queues_routes
 from communepol.web.admin.posts import setup_posts_routes
 from communepol.web.admin.roster import setup_roster_routes
 from communepol.web.admin.tips import setup_tips_routes
@@ -34,6 +35,7 @@ def setup_admin(app: web.Application) -> None:
     setup_groups_routes(admin)
     setup_roster_routes(admin)
     setup_pagesweb_routes(admin)
+    setup_queues_routes(admin)
     setup_posts_routes(admin)
     setup_alerts_routes(admin)
     app.router.add_get("/admin", _to_admin)

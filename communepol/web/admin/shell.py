@@ -29,6 +29,7 @@ NAVIGATION = (
     ("groups", "/admin/groups", N_("Household groups")),
     ("staff", "/admin/staff", N_("Staff")),
     ("pages", "/admin/pages", N_("Pages")),
+    ("queues", "/admin/queues", N_("Queues")),
     ("posts", "/admin/posts", N_("Posts")),
     ("alerts", "/admin/alerts", N_("Alerts")),
     ("approvals", "/admin/approvals", N_("Approvals")),
