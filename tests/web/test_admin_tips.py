@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from communepol.app import create_app
 from communepol.db.models import (
+    AttachmentStatus,
     AuditEvent,
     ChannelAccount,
     ChannelKind,
@@ -25,16 +26,18 @@ from communepol.db.models import (
     Delivery,
     DeliveryKind,
     Tip,
+    TipAttachment,
     TipEvent,
     TipMessage,
     TipMessageDirection,
     TipStatus,
 )
-from communepol.services import duty, overview, rumours, sla, tipdesk, tips
+from communepol.services import duty, overview, rumours, sla, tipdesk, tipmedia, tips
 from communepol.services.contacts import ContactIdentity, find_or_create_contact
 from communepol.services.tips import TipInput, Tips
 from communepol.settings import Settings
 from tests import pagekit
+from tests.e2e.test_officer_post import png_with_metadata
 from tests.services.test_tips import linked
 from tests.web.adminkit import (
     Browser,
@@ -461,10 +464,14 @@ async def test_acknowledge_and_answer_a_tip_from_its_page(
     assert [(row.actor_staff_id, row.source) for row in viewed] == [(people.officer_a.id, "web")]
     token = csrf_of(html)
 
-    # Without the CSRF token nothing changes.
-    forged = await browser.post(f"{path}/ack", {})
-    assert forged.status == 403
+    # Without the CSRF token, with a wrong one, from another site or by GET: nothing changes.
+    assert (await browser.post(f"{path}/ack", {})).status == 403
+    assert (await browser.post(f"{path}/ack", {"csrf": token[:-2] + "xx"})).status == 403
+    foreign = await browser.post(f"{path}/ack", {"csrf": token}, origin="https://evil.example")
+    assert foreign.status == 403
+    assert (await browser.get(f"{path}/ack")).status == 405
     assert (await Tip.get(id=tip.id)).status is TipStatus.NEW
+    assert await TipEvent.filter(tip_id=tip.id).count() == 1  # "created" only
 
     clock.advance(minutes=4)
     done = await browser.post(f"{path}/ack", {"csrf": token})
@@ -611,14 +618,48 @@ async def test_stored_text_is_rendered_escaped(
     client: TestClient[Any, Any], world: World, clock: Clock
 ) -> None:
     attack = "<script>alert(1)</script><img src=x onerror=alert(1)>"
-    tip = await world.tip(A, attack)
+    tip = await world.tip(A, attack + " {{7*7}} </textarea>")
     await DESK.note(world.people.officer_a, tip.id, attack)
     await DESK.resolve(world.people.officer_a, tip.id, attack)
     browser = (await browsers(client, world.people, clock, "officer_a"))["officer_a"]
     html = await page(browser, f"/admin/tips/T-{tip.reference}")
     assert "<script>alert(1)" not in html and "<img src=x" not in html
-    assert (
-        html.count("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;") >= 3
-    )
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
+    # The text, the resident's message in the thread, the note and the outcome.
+    assert html.count(escaped) == 4
+    assert "{{7*7}} &lt;/textarea&gt;" in html  # shown as typed, never evaluated
+    assert "<script" not in html  # no script at all: the CSP forbids inline ones anyway
     listing = await page(browser, "/admin/tips")
     assert "<script>alert(1)" not in listing
+
+
+async def test_the_attachments_are_behind_signed_links(
+    client: TestClient[Any, Any], world: World, clock: Clock, settings: Settings
+) -> None:
+    tip = await world.tip(A, "Ảnh chụp kẻ trộm")
+    stored = tipmedia.store_for(settings.data_dir).save(
+        png_with_metadata(), allowed=tipmedia.ACCEPTED, max_bytes=tipmedia.MAX_BYTES
+    )
+    photo = await TipAttachment.create(
+        tip=tip,
+        kind="photo",
+        content_type=stored.content_type,
+        size_bytes=stored.size,
+        sha256=stored.sha256,
+        storage_path=stored.path,
+        status=AttachmentStatus.STORED,
+    )
+    await TipAttachment.create(tip=tip, kind="document", status=AttachmentStatus.PENDING)
+    browser = (await browsers(client, world.people, clock, "officer_a"))["officer_a"]
+    browser.cookies["lang"] = "en"
+    html = await page(browser, f"/admin/tips/T-{tip.reference}")
+    base = settings.public_base_url
+    [link] = re.findall(rf'href="({re.escape(base)}/tipfile/{photo.id}/[^"]+)"', html)
+    assert "Photo 1" in html and "still being fetched" in html
+    # The link is the tipfile route's own: it serves the stored, cleaned file.
+    path = link.removeprefix(base)
+    served = await client.get(path)
+    assert served.status == 200 and served.headers["Content-Type"] == "image/png"
+    assert (await served.read()).startswith(b"\x89PNG")
+    # A link with another signature is nothing.
+    assert (await client.get(path[:-4] + "0000")).status == 404
