@@ -19,7 +19,7 @@ from communepol import keys
 from communepol.db.models import AlertStatus, PostCategory
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import N_, POST_CATEGORY_LABELS, _
-from communepol.services import officers, postboard
+from communepol.services import officers, postboard, scope
 from communepol.services.alerts import PHOTO_MAX_BYTES, AlertInput, Alerts
 from communepol.web.admin.auth import redirect
 from communepol.web.admin.posts import parse_local
@@ -190,6 +190,7 @@ async def _detail(
     staff = current_of(request).staff
     details = await postboard.alert_details(staff, _id(request))
     original = details.original
+    own = original.created_by_id == staff.id  # type: ignore[attr-defined]
     return await render(
         request,
         "admin/alerts_detail.html",
@@ -200,7 +201,7 @@ async def _detail(
             "types": MESSAGE_TYPE_LABELS,
             "categories": POST_CATEGORY_LABELS,
             "base_url": request.config_dict[keys.SETTINGS].public_base_url,
-            "own": original.created_by_id == staff.id,  # type: ignore[attr-defined]
+            "can_decide": staff.role in scope.APPROVER_ROLES and not own,
             "message": message,
             "errors": errors or {},
             "form": form or {},
