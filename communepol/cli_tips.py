@@ -12,8 +12,6 @@ changes are audited as "cli". Nothing printed or exported names a sender.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -32,6 +30,7 @@ from communepol.cli import (
 from communepol.db.models import TipCategory, Unit, Urgency
 from communepol.errors import ValidationError
 from communepol.settings import Settings
+from communepol.spreadsheet import csv_text
 
 Add = Callable[[Any, str, Command, str], argparse.ArgumentParser]
 
@@ -179,20 +178,9 @@ async def cmd_tips_board(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # A cell a spreadsheet would run as a formula (a resident can type "=HYPERLINK(…)" into a tip)
-# is written with a leading apostrophe, which spreadsheets show as text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def _csv(rows: list[list[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(rows[0])
-    writer.writerows([_cell(value) for value in row] for row in rows[1:])
-    return buffer.getvalue()
+# is written with a leading apostrophe: the rule of `communepol.spreadsheet`, shared with the
+# admin web's exports.
+_csv = csv_text
 
 
 def _write_private(path: Path, text: str) -> None:

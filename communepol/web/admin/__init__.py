@@ -10,11 +10,12 @@ from aiohttp import web
 from communepol import keys
 from communepol.services.auth import Auth
 from communepol.web.admin.alerts import setup_alerts_routes
+from communepol.web.admin.auditlog import setup_auditlog_routes
 from communepol.web.admin.auth import admin_middleware, redirect, setup_auth_routes
 from communepol.web.admin.groups import setup_groups_routes
 from communepol.web.admin.pagesweb import setup_pagesweb_routes
-from communepol.web.admin.queues import setup_queues_routes
 from communepol.web.admin.posts import setup_posts_routes
+from communepol.web.admin.queues import setup_queues_routes
 from communepol.web.admin.roster import setup_roster_routes
 from communepol.web.admin.tips import setup_tips_routes
 from communepol.web.admin.views import setup_screen_routes
@@ -36,6 +37,7 @@ def setup_admin(app: web.Application) -> None:
     setup_roster_routes(admin)
     setup_pagesweb_routes(admin)
     setup_queues_routes(admin)
+    setup_auditlog_routes(admin)
     setup_posts_routes(admin)
     setup_alerts_routes(admin)
     app.router.add_get("/admin", _to_admin)

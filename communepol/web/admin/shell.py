@@ -30,6 +30,7 @@ NAVIGATION = (
     ("staff", "/admin/staff", N_("Staff")),
     ("pages", "/admin/pages", N_("Pages")),
     ("queues", "/admin/queues", N_("Queues")),
+    ("audit", "/admin/audit", N_("Audit log")),
     ("posts", "/admin/posts", N_("Posts")),
     ("alerts", "/admin/alerts", N_("Alerts")),
     ("approvals", "/admin/approvals", N_("Approvals")),
