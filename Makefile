@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP) chromium
+install: $(STAMP)
 
-# The browser tests (tests/browser) drive Debian's Chromium; installed here when root can.
+# The browser tests (tests/browser) drive Debian's Chromium; `make test` installs it when root
+# can (the demo does not need it).
 chromium:
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -43,7 +44,7 @@ i18n: install
 i18n-check: install
 	$(BIN)/communepol i18n check
 
-test: install lint typecheck i18n-check
+test: install chromium lint typecheck i18n-check
 	$(BIN)/pytest -q
 
 # Write a migration for model changes (then review it and commit it).
