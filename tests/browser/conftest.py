@@ -1,5 +1,5 @@
 """Fixtures for the browser tests: the real application served on 127.0.0.1, and Playwright's
-async API driving Debian's Chromium (``/usr/bin/chromium``; ``make install`` installs it).
+async API driving Debian's Chromium (``/usr/bin/chromium``; ``make test`` installs it as root).
 
 One browser for the whole session, a fresh context (cookies, storage) for every test, and a
 ``screenshot`` helper saving a full-page picture to ``test-artifacts/browser/<test>.png``.
@@ -68,7 +68,7 @@ def chromium_path() -> Path:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(
             f"the browser tests need Debian's chromium package, and {CHROMIUM} is missing: "
-            f"run `make install` as root or `apt-get install chromium` "
+            f"run `make test` as root or `apt-get install chromium` "
             f"(or set {SKIP_VARIABLE}=1 to skip them on purpose)",
             pytrace=False,
         )
