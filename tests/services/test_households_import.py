@@ -115,7 +115,7 @@ async def test_old_line_ends_are_read_and_a_broken_file_is_refused_whole(
     classic = "thon,chu_ho,so_nguoi\rBuôn Ea Sinh,Y Kông Êban,6\rEa Sinh,H'Nga,2\r"
     result = await households.import_households(cu_mgar, classic.encode())
     assert (result.added, result.bad) == (2, [])
-    broken = 'thon,chu_ho,so_nguoi\nBuôn Ea Sinh,"Y Bhim Niê,3\nEa Sinh,H\'Nga,2\n'
+    broken = "thon,chu_ho,so_nguoi\nBuôn Ea Sinh,\"Y Bhim Niê,3\nEa Sinh,H'Nga,2\n"
     with pytest.raises(ValidationError) as refused:
         await households.import_households(cu_mgar, broken.encode())
     assert refused.value.field == "file"
