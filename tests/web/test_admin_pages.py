@@ -423,3 +423,16 @@ async def test_another_communes_page_reads_like_a_missing_one(
     assert other.headers["Cache-Control"] == "no-store"
     bare = await browser.get("/admin")
     assert (bare.status, bare.headers["Location"]) == (303, "/admin/")
+
+
+async def test_the_menu_shows_an_officer_only_what_they_can_use(
+    client: TestClient[Any, Any], places: Places, clock: Clock
+) -> None:
+    approver_only = ('href="/admin/approvals"', 'href="/admin/queues"', 'href="/admin/audit"')
+    officer = await signed_in(client, places.scene.officer_a, clock, {})
+    menu = await (await officer.get("/admin/")).text()
+    assert 'href="/admin/tips"' in menu and 'href="/admin/groups"' in menu
+    assert not any(link in menu for link in approver_only)
+    supervisor = await signed_in(client, places.scene.supervisor_1, clock, {})
+    menu = await (await supervisor.get("/admin/")).text()
+    assert all(link in menu for link in approver_only)

@@ -12,7 +12,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from communepol import keys
-from communepol.db.models import Unit
+from communepol.db.models import Role, Unit
 from communepol.i18n import N_, SUPPORTED_LOCALES
 from communepol.services.auth import Auth, Current
 
@@ -22,19 +22,29 @@ LOGIN_NONCE = web.RequestKey("admin_login_nonce", str)
 # (section, address, label): each screen adds its line; the layout translates the label.
 NAVIGATION = (
     ("dashboard", "/admin/", N_("Dashboard")),
-    ("coverage", "/admin/coverage", N_("Coverage")),
-    ("households", "/admin/households", N_("Households")),
     ("board", "/admin/board", N_("Reply times")),
     ("tips", "/admin/tips", N_("Tips")),
+    ("posts", "/admin/posts", N_("Posts")),
+    ("alerts", "/admin/alerts", N_("Alerts")),
+    ("approvals", "/admin/approvals", N_("Approvals")),
+    ("coverage", "/admin/coverage", N_("Coverage")),
+    ("households", "/admin/households", N_("Households")),
     ("groups", "/admin/groups", N_("Household groups")),
     ("staff", "/admin/staff", N_("Staff")),
     ("pages", "/admin/pages", N_("Pages")),
     ("queues", "/admin/queues", N_("Queues")),
     ("audit", "/admin/audit", N_("Audit log")),
-    ("posts", "/admin/posts", N_("Posts")),
-    ("alerts", "/admin/alerts", N_("Alerts")),
-    ("approvals", "/admin/approvals", N_("Approvals")),
 )
+# Sections whose every page is a supervisor's or an admin's: an officer is not shown them (the
+# pages themselves refuse officers; this only keeps the menu to what they can use).
+APPROVERS_ONLY = frozenset(("approvals", "queues", "audit"))
+
+
+def navigation_for(current: Current | None) -> tuple[tuple[str, str, str], ...]:
+    if current is None or not current.complete:
+        return ()
+    approver = current.staff.role in (Role.SUPERVISOR, Role.ADMIN)
+    return tuple(entry for entry in NAVIGATION if approver or entry[0] not in APPROVERS_ONLY)
 
 
 def auth_of(request: web.Request) -> Auth:
@@ -108,7 +118,7 @@ async def render(
     full["path"] = request.path
     current = request.get(CURRENT)
     full["current"] = current
-    full["navigation"] = NAVIGATION if current is not None and current.complete else ()
+    full["navigation"] = navigation_for(current)
     if current is not None:
         unit = await Unit.get(id=current.staff.unit_id)
         full["unit_name"] = unit.name
