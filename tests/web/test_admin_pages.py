@@ -436,3 +436,20 @@ async def test_the_menu_shows_an_officer_only_what_they_can_use(
     supervisor = await signed_in(client, places.scene.supervisor_1, clock, {})
     menu = await (await supervisor.get("/admin/")).text()
     assert all(link in menu for link in approver_only)
+
+
+async def test_an_id_that_cannot_be_one_reads_like_a_missing_object(
+    client: TestClient[Any, Any], places: Places, clock: Clock
+) -> None:
+    supervisor = await signed_in(client, places.scene.supervisor_1, clock, {})
+    # Past the 32-bit ids PostgreSQL would refuse with an error; non-ASCII digits; zero.
+    for bad in ("9999999999", "٣", "0"):
+        for path in (
+            f"/admin/posts/{bad}",
+            f"/admin/alerts/{bad}",
+            f"/admin/coverage?commune={bad}",
+            f"/admin/groups?commune={bad}",
+            f"/admin/tips?commune={bad}",
+        ):
+            response = await supervisor.get(path)
+            assert response.status in (400, 404), (path, response.status)

@@ -23,7 +23,7 @@ from communepol.services import officers, postboard, scope
 from communepol.services.alerts import PHOTO_MAX_BYTES, AlertInput, Alerts
 from communepol.web.admin.auth import redirect
 from communepol.web.admin.posts import parse_local
-from communepol.web.admin.shell import current_of, render, translate
+from communepol.web.admin.shell import current_of, is_id, render, translate
 
 ALERT_STATUS_LABELS = {
     AlertStatus.DRAFT.value: N_("Draft"),
@@ -77,14 +77,14 @@ def _service(request: web.Request) -> Alerts:
 
 def _id(request: web.Request) -> int:
     value = request.match_info["id"]
-    if not value.isdigit() or len(value) > 10:
+    if not is_id(value):
         raise NotFound("not found")
     return int(value)
 
 
 def _ids(form: MultiDictProxy[Any], name: str) -> list[int]:
     values = [value for value in form.getall(name, []) if isinstance(value, str)]
-    if any(not value.isdigit() or len(value) > 10 for value in values):
+    if any(not is_id(value) for value in values):
         raise NotFound("not found")
     return [int(value) for value in values]
 

@@ -17,14 +17,12 @@ from communepol.i18n import _
 from communepol.services import householdgroups, overview
 from communepol.services.householdgroups import IssuedCode
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, render, translate
-
-MAX_ID_DIGITS = 10
+from communepol.web.admin.shell import current_of, is_id, render, translate
 
 
 def _id(value: str) -> int:
     value = value.strip()
-    if not value.isdigit() or len(value) > MAX_ID_DIGITS:
+    if not is_id(value):
         raise NotFound("not found")
     return int(value)
 
@@ -41,7 +39,7 @@ def _text(form: MultiDictProxy[Any], name: str) -> str:
 
 def _household_id(form: MultiDictProxy[Any]) -> int:
     value = _text(form, "household").strip()
-    if not value.isdigit() or len(value) > MAX_ID_DIGITS:
+    if not is_id(value):
         raise ValidationError(_("Choose a household."), field="household")
     return int(value)
 
@@ -101,7 +99,7 @@ async def create_group(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     chosen = [value for value in form.getall("households", []) if isinstance(value, str)]
     try:
-        if any(not value.isdigit() or len(value) > MAX_ID_DIGITS for value in chosen):
+        if any(not is_id(value) for value in chosen):
             raise ValidationError(_("Choose the households of the group."), field="households")
         group, issued = await householdgroups.create_group(
             request.config_dict[keys.KEYRING],

@@ -20,10 +20,9 @@ from communepol.i18n import N_, _
 from communepol.services import followlinks, pagesadmin
 from communepol.services.channels import CREDENTIALS
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, render, translate
+from communepol.web.admin.shell import current_of, is_id, render, translate
 
 SLUG = r"{slug:[a-z0-9][a-z0-9-]{1,98}[a-z0-9]}"
-MAX_ID_DIGITS = 10
 KIND_LABELS = {
     ChannelKind.TELEGRAM: N_("Telegram bot"),
     ChannelKind.ZALO_BOT: N_("Zalo Bot"),
@@ -155,7 +154,7 @@ async def attach_account(request: web.Request) -> web.StreamResponse:
     slug = request.match_info["slug"]
     form = await request.post()
     value = _text(form, "account").strip()
-    if not value.isdigit() or len(value) > MAX_ID_DIGITS:
+    if not is_id(value):
         raise NotFound("not found")
     try:
         attached = await pagesadmin.attach_in_scope(staff, slug, int(value))

@@ -26,7 +26,7 @@ from communepol.services.pages import pick_translation
 from communepol.services.posts import PostInput, Translation
 from communepol.settings import Settings
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, render, translate
+from communepol.web.admin.shell import current_of, is_id, render, translate
 
 # What the editor says next to a field the service refused (its own messages are English).
 FIELD_MESSAGES = {
@@ -43,7 +43,6 @@ FIELD_MESSAGES = {
 }
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # an <input type="datetime-local">
-MAX_ID_DIGITS = 10
 
 
 def _settings(request: web.Request) -> Settings:
@@ -53,7 +52,7 @@ def _settings(request: web.Request) -> Settings:
 def _id(value: str | None) -> int:
     """A route's or a form's id; anything else reads like a missing object."""
     value = (value or "").strip()
-    if not value.isdigit() or len(value) > MAX_ID_DIGITS:
+    if not is_id(value):
         raise NotFound("not found")
     return int(value)
 
@@ -86,7 +85,7 @@ def to_local(moment: datetime | None, settings: Settings) -> str:
 
 def _version(value: str) -> int:
     """The version the editor read; anything else never matches (a conflict)."""
-    return int(value) if value.isdigit() and len(value) <= MAX_ID_DIGITS else 0
+    return int(value) if is_id(value) else 0
 
 
 def _field_of(err: ValidationError, form: dict[str, str]) -> str:

@@ -26,7 +26,8 @@ DONE = {
 
 def _id(request: web.Request) -> int:
     value = request.match_info["row"]
-    if len(value) > MAX_ID_DIGITS:
+    # 64-bit ids; the route's \d+ also matches non-ASCII digits.
+    if not value.isascii() or len(value) > MAX_ID_DIGITS or not 0 < int(value) < 2**63:
         raise NotFound("not found")
     return int(value)
 

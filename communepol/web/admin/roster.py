@@ -23,9 +23,8 @@ from communepol.i18n import N_, _
 from communepol.services import duty
 from communepol.services import staff as roster
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, render, translate
+from communepol.web.admin.shell import current_of, is_id, render, translate
 
-MAX_ID_DIGITS = 10
 ROLE_LABELS = {
     Role.OFFICER: N_("Officer"),
     Role.SUPERVISOR: N_("Supervisor"),
@@ -49,7 +48,7 @@ class Issued:
 
 def _id(value: str) -> int:
     value = value.strip()
-    if not value.isdigit() or len(value) > MAX_ID_DIGITS:
+    if not is_id(value):
         raise NotFound("not found")
     return int(value)
 
@@ -117,7 +116,7 @@ async def add(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     unit = _text(form, "unit").strip()
     try:
-        if not unit.isdigit() or len(unit) > MAX_ID_DIGITS:
+        if not is_id(unit):
             raise ValidationError(_("Choose a unit."), field="unit")
         enrolment = await roster.add_staff_in_scope(
             request.config_dict[keys.KEYRING],

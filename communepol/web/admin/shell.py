@@ -47,6 +47,17 @@ def navigation_for(current: Current | None) -> tuple[tuple[str, str, str], ...]:
     return tuple(entry for entry in NAVIGATION if approver or entry[0] not in APPROVERS_ONLY)
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit columns: a larger number names nothing
+
+
+def is_id(value: str | None) -> bool:
+    """Whether ``value`` (a path segment, a query or form field) can be a row id: ASCII digits
+    naming a 32-bit id. Anything else would otherwise reach the database (PostgreSQL refuses
+    an int4 out of range with an error, not "no row")."""
+    text = (value or "").strip()
+    return text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID
+
+
 def auth_of(request: web.Request) -> Auth:
     return request.config_dict[keys.AUTH]
 

@@ -24,7 +24,7 @@ from communepol.i18n import N_, TIP_CATEGORY_LABELS, TIP_STATUS_LABELS, TIP_URGE
 from communepol.services import tipcards, tipdesk
 from communepol.services.tips import Tips
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import client_ip, current_of, render, translate
+from communepol.web.admin.shell import client_ip, current_of, is_id, render, translate
 
 # What a finished action says on the page it leads back to (?done=…).
 DONE = {
@@ -116,7 +116,7 @@ async def board_page(request: web.Request) -> web.StreamResponse:
 async def remind(request: web.Request) -> web.StreamResponse:
     staff = current_of(request).staff
     value = request.match_info["commune_id"]
-    if not value.isdigit() or len(value) > 10:
+    if not is_id(value):
         raise NotFound("not found")
     days = tipdesk.period_of(request.query.get("days"))
     try:
@@ -139,7 +139,7 @@ async def remind(request: web.Request) -> web.StreamResponse:
 def _inbox_filter(request: web.Request) -> tipdesk.InboxFilter:
     query = request.query
     commune = query.get("commune", "").strip()
-    if commune and (not commune.isdigit() or len(commune) > 10):
+    if commune and not is_id(commune):
         raise NotFound("not found")
     page = query.get("page", "1").strip()
     return tipdesk.InboxFilter(

@@ -14,7 +14,7 @@ from communepol.errors import CommunepolError, NotFound, ValidationError
 from communepol.i18n import _
 from communepol.services import households, overview
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, render, translate
+from communepol.web.admin.shell import current_of, is_id, render, translate
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -23,7 +23,7 @@ def _commune_id(request: web.Request) -> int | None:
     value = request.query.get("commune", "").strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 10:
+    if not is_id(value):
         raise NotFound("not found")
     return int(value)
 
