@@ -45,3 +45,17 @@ def clean_message(text: str) -> str:
     text = _CONTROL.sub("", text.replace("\r\n", "\n"))
     text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+MAX_ID = 2**31 - 1  # row ids are 32-bit columns
+
+
+def as_id(text: str) -> int | None:
+    """``text`` as a row id — ASCII digits naming a 32-bit id — or None. Ids typed after a
+    command or carried in a button must never reach the database out of range (PostgreSQL
+    refuses an int4 out of range with an error, not with "no row")."""
+    bare = text.strip()
+    if not (bare.isascii() and bare.isdigit()) or len(bare) > 10:
+        return None
+    value = int(bare)
+    return value if 0 < value <= MAX_ID else None

@@ -23,6 +23,7 @@ from communepol.errors import NotFound
 from communepol.i18n import format_datetime
 from communepol.ports import Button
 from communepol.services import officers
+from communepol.text import as_id
 
 StaffHandler = Callable[[Turn, Staff], Awaitable[None]]
 
@@ -85,13 +86,13 @@ def reference(action: str | None, position: int) -> int | None:
     """The number at ``position`` in a button action (``ov:p:12:y`` → 12 at 2)."""
     parts = (action or "").split(":")
     ref = parts[position] if len(parts) > position else ""
-    return int(ref) if ref.isascii() and ref.isdigit() and len(ref) <= 10 else None
+    return as_id(ref)
 
 
 def number(text: str) -> int | None:
     """An id as typed after a command ("12", "#12")."""
     bare = text.strip().lstrip("#")
-    return int(bare) if bare.isascii() and bare.isdigit() and len(bare) <= 10 else None
+    return as_id(bare)
 
 
 def parse_moment(text: str, tz: ZoneInfo, *, today_allowed: bool = False) -> datetime | None:

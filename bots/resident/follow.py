@@ -30,7 +30,7 @@ from communepol.errors import NotFound, ValidationError
 from communepol.ports import Button, InboundKind
 from communepol.services import follows
 from communepol.services.followlinks import page_id_from_payload
-from communepol.text import fold
+from communepol.text import as_id, fold
 
 router = Router()
 
@@ -52,7 +52,7 @@ def _page_ref(action: str | None, position: int = 1) -> int | None:
     """The page id in a button action (``follow:12``, ``consent:12:yes``)."""
     parts = (action or "").split(":")
     ref = parts[position] if len(parts) > position else ""
-    return int(ref) if ref.isascii() and ref.isdigit() and len(ref) <= 10 else None
+    return as_id(ref)
 
 
 async def _page(turn: Turn, page_id: int | None) -> Page | None:

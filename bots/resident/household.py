@@ -29,6 +29,7 @@ from communepol.errors import NotFound, ValidationError
 from communepol.ports import Button
 from communepol.services import householdgroups
 from communepol.services.householdgroups import GroupView, Member, Relay
+from communepol.text import as_id
 
 router = Router()
 
@@ -40,7 +41,7 @@ def _ids(action: str | None) -> list[str]:
 
 
 def _number(value: str) -> int | None:
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else None
+    return as_id(value)
 
 
 def _household_line(turn: Turn, member: Member) -> str:

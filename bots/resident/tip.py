@@ -40,7 +40,7 @@ from communepol.ports import Button, ButtonKind, InboundKind, Location, Media, M
 from communepol.services import follows, householdgroups, tips, units
 from communepol.services.tipcards import FRAUD_LABELS
 from communepol.services.tips import FRAUD_FIELDS, MAX_ATTACHMENTS, MAX_TEXT, TipInput, Tips
-from communepol.text import clean_message, fold
+from communepol.text import as_id, clean_message, fold
 
 router = Router()
 
@@ -488,11 +488,12 @@ async def unit_chosen(turn: Turn) -> None:
         turn.data.pop(_UNIT, None)
         _ask_unit_name(turn)
         return
-    if not (value.isascii() and value.isdigit() and len(value) <= 10):
+    unit_id = as_id(value)
+    if unit_id is None:
         await _next(turn)
         return
     try:
-        unit = await tips.tip_unit(int(value))
+        unit = await tips.tip_unit(unit_id)
     except ValidationError:
         turn.data[_TYPE_UNIT] = True
         _ask_unit_name(turn)
@@ -594,9 +595,9 @@ async def household_chosen(turn: Turn) -> None:
     value = (turn.event.action or "").partition(":")[2]
     if value == "all":
         turn.data[_HOUSEHOLD] = None
-    elif value.isascii() and value.isdigit() and len(value) <= 10:
+    elif as_id(value) is not None:
         # Checked against the account's households on Send (a forged id is refused there).
-        turn.data[_HOUSEHOLD] = int(value)
+        turn.data[_HOUSEHOLD] = as_id(value)
     await _next(turn)
 
 

@@ -70,7 +70,7 @@ from communepol.services import (
 )
 from communepol.services.contacts import open_identity
 from communepol.services.units import subtree_prefix
-from communepol.text import clean, clean_message
+from communepol.text import MAX_ID, as_id, clean, clean_message
 
 MAX_TEXT = 4000
 MAX_DETAIL = 300
@@ -242,8 +242,9 @@ async def access_tip(staff: Staff, ref: int | str) -> Tip:
     if text and (not text.isdigit() or _could_be_reference(text)):
         # "347934" is a reference too (3, 4, 7 and 9 are in its alphabet): that comes first.
         tip = await Tip.get_or_none(reference=normalize_reference(text)).prefetch_related("unit")
-    if tip is None and (isinstance(ref, int) or (text.isdigit() and len(text) <= 10)):
-        tip = await Tip.get_or_none(id=int(ref)).prefetch_related("unit")
+    row_id = ref if isinstance(ref, int) else as_id(text)
+    if tip is None and row_id is not None and 0 < row_id <= MAX_ID:
+        tip = await Tip.get_or_none(id=row_id).prefetch_related("unit")
     if tip is None:
         raise NotFound("not found")
     if await scope.covers(staff, tip.unit):

@@ -123,3 +123,22 @@ async def test_an_officer_registers_households_from_the_phone(
     [refused] = await other.press(f"oah:{hamlet.id}")
     assert refused.text == NOT_FOUND
     assert len(await households.list_households(d.an, d.ea_kar.id)) == 2
+
+
+async def test_an_id_out_of_range_is_not_found_not_a_database_error(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    d = await district()
+    an = await linked(d, d.an, settings, "tg-an")
+    # PostgreSQL refuses an int4 out of range with an error: such an id never reaches it.
+    for typed in ("/viewtip 9999999999", "/xemtin 0"):
+        [answer] = await an.send(typed)
+        assert answer.text == NOT_FOUND, typed
+    [answer] = await an.press("ogc:9999999999")
+    assert answer.text == "Cancelled: no group was made."
+    resident = Person(d.bot, settings, "tg-resident")
+    await resident.english()
+    [answer] = await resident.press("hhc:9999999999:y")
+    assert answer.text == "That household is not one this account speaks for (any more)."
+    [answer] = await resident.press("rly:9999999999")
+    assert answer.text == "That household is not one this account speaks for (any more)."
