@@ -167,10 +167,13 @@ async def test_429_retry_after_holds_the_account_and_loses_nothing(
             _stop(process)
     sends = fake.calls_to("sendMessage")
     limited_at = sends[0].at
-    # At 30/s the next request may already be on its way when the 429 comes back; after
-    # that, nothing goes through the account until the 2 s are over.
-    within = [call.at - limited_at for call in sends[1:] if call.at - limited_at < 2.0]
-    assert len(within) <= 1 and all(t < 0.1 for t in within), within
+    # The fake notes when a request reaches it. Requests sent before the 429 came back can
+    # reach it just after the limited one — on a loaded machine several at once, queued
+    # while its loop waited. Anything sent after the 429 reached the dispatcher comes 2 s
+    # later: nothing may arrive between the first moments and the end of the 2 s.
+    after = [call.at - limited_at for call in sends[1:]]
+    assert not [t for t in after if 0.5 <= t < 2.0], after
+    assert any(t >= 2.0 for t in after)  # and the account went on once the 2 s were over
     assert len(sends) >= 61
     assert len({call.params["chat_id"] for call in fake.delivered}) == 60
     assert account_id
