@@ -155,6 +155,9 @@ async def _answer(
     )
     verdict, explanation = cluster.verdict, cluster.explanation or ""
 
+    # Named outside the gettext call: the catalog extractor warns about an f-string inside one.
+    reference = f"T-{tip.reference}"
+
     def compose(locale: str | None) -> OutboundMessage:
         catalog: I18n = notices.catalog()
         lang = catalog.normalize_locale(locale)
@@ -162,7 +165,7 @@ async def _answer(
             text=catalog.gettext(
                 lang,
                 VERDICT_NEWS,
-                reference=f"T-{tip.reference}",
+                reference=reference,
                 verdict=catalog.gettext(lang, VERDICT_LABELS[verdict]),
                 explanation=explanation,
             )
