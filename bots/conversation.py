@@ -115,6 +115,11 @@ class Turn:
         """``message`` in the contact's language (extracted by ``communepol i18n update``)."""
         return self.i18n.gettext(self.locale, message, **params)
 
+    def ngettext(self, singular: str, plural: str, n: int, **params: Any) -> str:
+        """The form of ``singular``/``plural`` for ``n`` in the contact's language ("1
+        household", "3 households"; Vietnamese has one form); ``{n}`` is always available."""
+        return self.i18n.ngettext(self.locale, singular, plural, n, **params)
+
     def say(
         self,
         text: str,

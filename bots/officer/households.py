@@ -139,10 +139,10 @@ async def numbers_typed(turn: Turn, staff: Staff) -> None:
     suggested = turn.gettext("Group of {hamlet}", hamlet=hamlet.name if hamlet else "")
     turn.data["suggested"] = suggested[:200]
     turn.say(
-        turn.gettext(
-            "{count} households. What is the group called? Type a name, or press the one "
-            "suggested.",
-            count=len(picked),
+        turn.ngettext(
+            "{n} household. What is the group called? Type a name, or press the one suggested.",
+            "{n} households. What is the group called? Type a name, or press the one suggested.",
+            len(picked),
         ),
         buttons=[[Button(suggested[:60], "ogn")], cancel_row(turn, "ogx")],
     )
@@ -267,7 +267,9 @@ async def add_households(turn: Turn, staff: Staff) -> None:
 async def stop_adding(turn: Turn, staff: Staff) -> None:
     added = int(turn.data.get("added") or 0) if turn.flow == ADD_FLOW else 0
     turn.end()
-    turn.say(turn.gettext("Done: {count} households registered.", count=added))
+    turn.say(
+        turn.ngettext("Done: {n} household registered.", "Done: {n} households registered.", added)
+    )
 
 
 @router.command("done", "xong")

@@ -76,12 +76,14 @@ async def link_group(turn: Turn, keyring: Keyring, code: str) -> None:
         return
     turn.end()
     turn.say(
-        turn.gettext(
-            "This account now speaks for the group “{group}” of {commune}: {count} households. "
+        turn.ngettext(
+            "This account now speaks for the group “{group}” of {commune}: {n} household. "
+            "It will receive the police's news and alerts for it.",
+            "This account now speaks for the group “{group}” of {commune}: {n} households. "
             "It will receive the police's news and alerts for all of them.",
+            len(view.members),
             group=view.group.name,
             commune=view.commune.name,
-            count=len(view.members),
         )
         + "\n"
         + turn.gettext(
@@ -132,9 +134,10 @@ async def _next_to_confirm(turn: Turn, view: GroupView) -> None:
         )
         return
     lines = [
-        turn.gettext(
-            "Done: {count} households of “{group}” are reached through this account.",
-            count=len(view.confirmed),
+        turn.ngettext(
+            "Done: {n} household of “{group}” is reached through this account.",
+            "Done: {n} households of “{group}” are reached through this account.",
+            len(view.confirmed),
             group=view.group.name,
         )
     ]
@@ -361,9 +364,10 @@ def _say_relay(turn: Turn, status: Relay) -> None:
     told = len(status.households) - len(remaining)
     if not remaining:
         turn.say(
-            turn.gettext(
-                "Thank you: all {count} households are recorded as told.",
-                count=len(status.households),
+            turn.ngettext(
+                "Thank you: the household is recorded as told.",
+                "Thank you: all {n} households are recorded as told.",
+                len(status.households),
             ),
             buttons=menu_buttons(turn),
         )

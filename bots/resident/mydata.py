@@ -96,10 +96,12 @@ async def my_data(turn: Turn) -> None:
     text = _render(turn, data, sent)
     for view in await householdgroups.represented(turn.contact):
         # Said before "delete me": erasing this account ends what it does for the households.
-        text += "\n" + turn.gettext(
-            "This account speaks for {count} households of the group “{group}” (their names, "
+        text += "\n" + turn.ngettext(
+            "This account speaks for {n} household of the group “{group}” (its name, and "
+            "whether it agreed): type /household.",
+            "This account speaks for {n} households of the group “{group}” (their names, "
             "and whether each agreed): type /household.",
-            count=len(view.members),
+            len(view.members),
             group=view.group.name,
         )
     turn.say(

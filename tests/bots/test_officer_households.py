@@ -64,7 +64,7 @@ async def test_an_officer_makes_a_group_and_its_code_links_the_representative(
     assert again.labels == ["Buôn Ea Sinh (1)", "Cancel"]  # the one left out
     await an.press(again.actions[0])
     [single] = await an.send("1")  # a group of one household, by its number alone
-    assert single.text.startswith("1 households. What is the group called?")
+    assert single.text.startswith("1 household. What is the group called?")  # singular
     [cancelled] = await an.send("2")  # the second button: Cancel
     assert cancelled.text == "Cancelled: no group was made."
     [shown] = await an.send("/groups")
