@@ -115,6 +115,10 @@ class Turn:
         """``message`` in the contact's language (extracted by ``communepol i18n update``)."""
         return self.i18n.gettext(self.locale, message, **params)
 
+    def error_text(self, err: CommunepolError) -> str:
+        """A refusal from a service, in the contact's language."""
+        return self.i18n.error_text(self.locale, err)
+
     def ngettext(self, singular: str, plural: str, n: int, **params: Any) -> str:
         """The form of ``singular``/``plural`` for ``n`` in the contact's language ("1
         household", "3 households"; Vietnamese has one form); ``{n}`` is always available."""
@@ -376,7 +380,9 @@ class ConversationEngine:
             raise  # retried by the inbox worker
         except CommunepolError as err:
             # A refusal the person can act on; the message is already safe to show.
-            turn.say(turn.gettext("Sorry, that did not work: {reason}", reason=err.message))
+            turn.say(
+                turn.gettext("Sorry, that did not work: {reason}", reason=turn.error_text(err))
+            )
         await self._save_state(contact, turn)
         await outbox.enqueue_many(
             Planned(

@@ -12,23 +12,31 @@
     └── Unavailable                 a dependency (database, platform) is down; try again (web 503)
 
 Each error carries a ``message`` meant for people: it is already safe to show (no platform
-identities, no tip text, no stack). The web maps the tree to HTTP status codes in one
-middleware and the CLI maps it to an exit code in one place; bots map it to a reply.
+identities, no tip text, no stack). ``message`` is English; ``template`` is the catalog's
+msgid it was formatted from and ``params`` its values, so an edge (a web page, a bot reply)
+shows it in the reader's language with ``I18n.error_text``. The web maps the tree to HTTP
+status codes in one middleware and the CLI maps it to an exit code in one place; bots map it
+to a reply.
 `NotFound` is deliberately used for out-of-scope objects too, so that an officer of one
 commune cannot learn that another commune's tip exists.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CommunepolError(Exception):
-    """Base of every error the service raises on purpose."""
+    """Base of every error the service raises on purpose. ``message`` is a msgid (marked with
+    ``_()`` where it is written) with ``{name}`` fields filled from ``params``."""
 
     http_status = 500
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, **params: Any) -> None:
+        self.template = message
+        self.params = params
+        self.message = message.format_map(params) if params else message
+        super().__init__(self.message)
 
 
 class SettingsError(CommunepolError):
@@ -40,8 +48,8 @@ class ValidationError(CommunepolError):
 
     http_status = 400
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, field: str | None = None, **params: Any) -> None:
+        super().__init__(message, **params)
         self.field = field
 
 

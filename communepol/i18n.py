@@ -49,6 +49,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from communepol.errors import CommunepolError
+
 log = logging.getLogger(__name__)
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("vi", "en")
@@ -317,6 +319,11 @@ class I18n:
             return message  # gettext("") would return the catalog header
         translated = self.translations(locale).gettext(message)
         return _format(translated, message, params) if params else translated
+
+    def error_text(self, locale: str | None, err: CommunepolError) -> str:
+        """A domain error's message in ``locale``: its msgid translated, then its values
+        filled in (the English message where the catalog has no translation)."""
+        return self.gettext(locale, err.template, **err.params)
 
     def ngettext(
         self, locale: str | None, singular: str, plural: str, n: int, **params: Any

@@ -319,7 +319,7 @@ async def _fetch_photo(turn: Turn) -> bytes | None:
         turn.say(
             turn.gettext(
                 "I could not fetch the photo ({reason}). Send it again, or press “No photo”.",
-                reason=err.message,
+                reason=turn.error_text(err),
             ),
             buttons=[[Button(turn.gettext("No photo"), f"oa:skip:{PHOTO}")], _cancel(turn)],
         )

@@ -180,7 +180,7 @@ async def _create(turn: Turn, staff: Staff, name: str) -> None:
         raise
     except Conflict as err:
         turn.end()
-        turn.say(turn.gettext("Sorry, that did not work: {reason}", reason=err.message))
+        turn.say(turn.gettext("Sorry, that did not work: {reason}", reason=turn.error_text(err)))
         return
     turn.end()
     turn.say(_code_text(turn, group.name, issued))
@@ -330,7 +330,7 @@ async def household_typed(turn: Turn, staff: Staff) -> None:
             source="bot",
         )
     except (ValidationError, Conflict) as err:
-        turn.say(turn.gettext("Not registered: {reason}", reason=err.message))
+        turn.say(turn.gettext("Not registered: {reason}", reason=turn.error_text(err)))
         return
     turn.data["added"] = int(turn.data.get("added") or 0) + 1
     turn.say(

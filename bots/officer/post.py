@@ -396,7 +396,7 @@ async def _confirm(turn: Turn, staff: Staff) -> None:
             turn.say(
                 turn.gettext(
                     "I could not fetch the photo ({reason}). Send it again, or press “No photo”.",
-                    reason=err.message,
+                    reason=turn.error_text(err),
                 ),
                 buttons=[[Button(turn.gettext("No photo"), "op:nophoto")], _cancel(turn)],
             )

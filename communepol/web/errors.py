@@ -10,6 +10,7 @@ import uuid
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from communepol import keys
 from communepol.errors import CommunepolError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,14 @@ def _error_response(request: web.Request, status: int, message: str) -> web.Resp
     if _wants_json(request):
         return web.json_response({"error": message}, status=status)
     return web.Response(text=message, status=status, content_type="text/plain", charset="utf-8")
+
+
+def _readable(request: web.Request, err: CommunepolError) -> str:
+    """A public page's refusal in the browser's language; machines (JSON) get the English."""
+    i18n = request.config_dict.get(keys.I18N)
+    if i18n is None or _wants_json(request):
+        return err.message
+    return i18n.error_text(i18n.negotiate(request.headers.get("Accept-Language")), err)
 
 
 def _is_api(request: web.Request) -> bool:
@@ -66,7 +75,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             if isinstance(err, ValidationError):
                 return _api_error(422, err.message, err.field)
             return _api_error(err.http_status, err.message)
-        return _error_response(request, err.http_status, err.message)
+        return _error_response(request, err.http_status, _readable(request, err))
     except Exception:
         incident = uuid.uuid4().hex[:12]
         # The path can carry ids but never identities or tip text; bodies are never logged.

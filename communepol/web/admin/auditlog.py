@@ -17,7 +17,7 @@ from communepol.errors import ValidationError
 from communepol.i18n import _
 from communepol.services import audit
 from communepol.spreadsheet import csv_text
-from communepol.web.admin.shell import client_ip, current_of, render, translate
+from communepol.web.admin.shell import client_ip, current_of, error_text, render
 
 
 def _value(values: MultiMapping[Any], name: str) -> str:
@@ -56,7 +56,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     try:
         query = _query(request.query)
     except ValidationError as err:
-        error = translate(request, err.message)
+        error = error_text(request, err)
         query = audit.AuditQuery(
             action=_value(request.query, "action"), actor=_value(request.query, "actor")
         )

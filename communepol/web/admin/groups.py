@@ -17,7 +17,7 @@ from communepol.i18n import _
 from communepol.services import householdgroups, overview
 from communepol.services.householdgroups import IssuedCode
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, is_id, render, translate
+from communepol.web.admin.shell import current_of, error_text, is_id, render, translate
 
 
 def _id(value: str) -> int:
@@ -84,7 +84,7 @@ async def _page(
 
 
 def _refusal(request: web.Request, err: CommunepolError) -> str:
-    return translate(request, err.message)
+    return error_text(request, err)
 
 
 async def groups_page(request: web.Request) -> web.StreamResponse:

@@ -20,7 +20,7 @@ from communepol.i18n import N_, _
 from communepol.services import followlinks, pagesadmin
 from communepol.services.channels import CREDENTIALS
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, is_id, render, translate
+from communepol.web.admin.shell import current_of, error_text, is_id, render
 
 SLUG = r"{slug:[a-z0-9][a-z0-9-]{1,98}[a-z0-9]}"
 KIND_LABELS = {
@@ -144,7 +144,7 @@ async def add_account(request: web.Request) -> web.StreamResponse:
         if isinstance(err, (NotFound, PermissionDenied)):
             raise
         return await _detail(
-            request, status=err.http_status, error=translate(request, err.message), form=form
+            request, status=err.http_status, error=error_text(request, err), form=form
         )
     return redirect(f"/admin/pages/{slug}?done=added")
 
@@ -161,7 +161,7 @@ async def attach_account(request: web.Request) -> web.StreamResponse:
     except CommunepolError as err:
         if isinstance(err, (NotFound, PermissionDenied)):
             raise
-        return await _detail(request, status=err.http_status, error=translate(request, err.message))
+        return await _detail(request, status=err.http_status, error=error_text(request, err))
     return redirect(f"/admin/pages/{slug}?done={'attached' if attached else 'already'}")
 
 

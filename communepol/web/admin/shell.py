@@ -13,6 +13,7 @@ from aiohttp import web
 
 from communepol import keys
 from communepol.db.models import Role, Unit
+from communepol.errors import CommunepolError
 from communepol.i18n import N_, SUPPORTED_LOCALES
 from communepol.services.auth import Auth, Current
 
@@ -86,6 +87,11 @@ def locale_of(request: web.Request) -> str:
 
 def translate(request: web.Request, message: str, **params: Any) -> str:
     return request.config_dict[keys.I18N].gettext(locale_of(request), message, **params)
+
+
+def error_text(request: web.Request, err: CommunepolError) -> str:
+    """A refusal from a service, in the reader's language."""
+    return request.config_dict[keys.I18N].error_text(locale_of(request), err)
 
 
 def client_ip(request: web.Request) -> str | None:

@@ -14,7 +14,7 @@ from communepol.errors import CommunepolError, NotFound, ValidationError
 from communepol.i18n import _
 from communepol.services import households, overview
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, is_id, render, translate
+from communepol.web.admin.shell import current_of, error_text, is_id, render
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -117,7 +117,7 @@ async def add_household(request: web.Request) -> web.StreamResponse:
         if isinstance(err, NotFound):
             raise
         return await _households_page(
-            request, status=err.http_status, error=translate(request, err.message), form=form
+            request, status=err.http_status, error=error_text(request, err), form=form
         )
     commune = request.query.get("commune", "")
     return redirect(f"/admin/households?commune={commune}&added={household.id}")
@@ -142,7 +142,7 @@ async def import_households(request: web.Request) -> web.StreamResponse:
             source="web",
         )
     except ValidationError as err:
-        return await _households_page(request, status=400, error=translate(request, err.message))
+        return await _households_page(request, status=400, error=error_text(request, err))
     return await _households_page(request, result=result)
 
 
