@@ -140,6 +140,29 @@ def _local(moment: datetime | None, tz: tzinfo) -> str:
     return "" if moment is None else f"{moment.astimezone(tz):%Y-%m-%d %H:%M}"
 
 
+def export_row(tip: Tip, tz: tzinfo, *, with_text: bool = False) -> list[str]:
+    """One tip as the export's columns (`EXPORT_COLUMNS`, then its text if asked for); its
+    ``unit`` fetched. A sender is an alias or the word "named", never a name."""
+    waited = (
+        ""
+        if tip.first_response_at is None
+        else f"{(tip.first_response_at - tip.created_at).total_seconds() / 60:.1f}"
+    )
+    row = [
+        f"T-{tip.reference}",
+        _local(tip.created_at, tz),
+        tip.unit.name,
+        tip.category.value,
+        tip.urgency.value,
+        tip.status.value,
+        (tip.alias or "") if tip.anonymous else NAMED,
+        waited,
+        _local(tip.resolved_at, tz),
+        tip.outcome or "",
+    ]
+    return [*row, tip.text] if with_text else row
+
+
 async def export_tips(
     unit: Unit,
     *,
@@ -156,28 +179,7 @@ async def export_tips(
         query = query.filter(created_at__gte=since)
     tips = await query.order_by("created_at", "id").prefetch_related("unit")
     header = [*EXPORT_COLUMNS, *(("text",) if with_text else ())]
-    rows = [header]
-    for tip in tips:
-        waited = (
-            ""
-            if tip.first_response_at is None
-            else f"{(tip.first_response_at - tip.created_at).total_seconds() / 60:.1f}"
-        )
-        row = [
-            f"T-{tip.reference}",
-            _local(tip.created_at, tz),
-            tip.unit.name,
-            tip.category.value,
-            tip.urgency.value,
-            tip.status.value,
-            (tip.alias or "") if tip.anonymous else NAMED,
-            waited,
-            _local(tip.resolved_at, tz),
-            tip.outcome or "",
-        ]
-        if with_text:
-            row.append(tip.text)
-        rows.append(row)
+    rows = [header, *(export_row(tip, tz, with_text=with_text) for tip in tips)]
     await audit.record(
         "tip.exported",
         actor_label=actor_label,
@@ -195,6 +197,7 @@ __all__ = [
     "EffectivePolicy",
     "add_route",
     "effective_policies",
+    "export_row",
     "export_tips",
     "list_routes",
     "parse_category",

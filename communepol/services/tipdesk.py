@@ -14,9 +14,10 @@ only the word "named" for the others, the page the label `tips.sender_label` giv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from tortoise.expressions import Case, F, Q, When
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from communepol.clock import utcnow
@@ -26,6 +27,7 @@ from communepol.db.models import (
     OPEN_TIP_STATUSES,
     AttachmentStatus,
     AuditEvent,
+    Role,
     Staff,
     Tip,
     TipAttachment,
@@ -36,9 +38,19 @@ from communepol.db.models import (
     Unit,
     UnitLevel,
 )
-from communepol.errors import Conflict, NotFound, ValidationError
+from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import N_
-from communepol.services import audit, notices, overview, scope, sla, tipcards, tipmedia, tips
+from communepol.services import (
+    audit,
+    notices,
+    overview,
+    scope,
+    sla,
+    tipboard,
+    tipcards,
+    tipmedia,
+    tips,
+)
 
 PAGE_SIZE = 50
 BOARD_PERIODS = (7, 30, 90)  # days a board may look back
@@ -52,6 +64,7 @@ REMINDER = N_(
 THREAD_LIMIT = 500
 OPEN = "open"  # the status filter for every open status
 SORTS = ("newest", "urgent")
+EXPORTERS = (Role.SUPERVISOR, Role.ADMIN)
 
 
 # --- the board ---------------------------------------------------------------------------------
@@ -190,9 +203,11 @@ def _overdue_q(now: datetime) -> Q:
     )
 
 
-async def inbox(staff: Staff, which: InboxFilter) -> Inbox:
-    """The tips ``staff`` may see (what the bot's /tips sees, closed ones too), filtered,
-    newest or most urgent first, `PAGE_SIZE` a page."""
+async def _filtered(
+    staff: Staff, which: InboxFilter, now: datetime
+) -> tuple[QuerySet[Tip], list[Unit]]:
+    """The tips ``staff`` may see under the inbox's filters (`ValidationError` for a filter
+    not known, `NotFound` for a commune outside the scope), and the communes they can pick."""
     query = Tip.filter(await tips.scope_q(staff))
     if which.status == OPEN:
         query = query.filter(status__in=OPEN_TIP_STATUSES)
@@ -211,13 +226,20 @@ async def inbox(staff: Staff, which: InboxFilter) -> Inbox:
         if which.commune_id not in {commune.id for commune in communes}:
             raise NotFound("not found")
         query = query.filter(unit_id=which.commune_id)
-    now = utcnow()
     if which.overdue:
         query = query.filter(_overdue_q(now))
     if which.anonymous in ("yes", "no"):
         query = query.filter(anonymous=which.anonymous == "yes")
     if which.sort not in SORTS:
         raise ValidationError("newest or urgent", field="sort")
+    return query, communes
+
+
+async def inbox(staff: Staff, which: InboxFilter) -> Inbox:
+    """The tips ``staff`` may see (what the bot's /tips sees, closed ones too), filtered,
+    newest or most urgent first, `PAGE_SIZE` a page."""
+    now = utcnow()
+    query, communes = await _filtered(staff, which, now)
     total = await query.count()
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, which.page), pages)
@@ -239,6 +261,43 @@ async def inbox(staff: Staff, which: InboxFilter) -> Inbox:
         for tip in found
     ]
     return Inbox(rows, total, page, pages, communes)
+
+
+def may_export(staff: Staff) -> bool:
+    """Exporting tips is for supervisors and admins: a spreadsheet of police records leaves
+    the system, so it is one of the reads the audit and the breach watch look at."""
+    return staff.role in EXPORTERS
+
+
+async def export_inbox(
+    staff: Staff, which: InboxFilter, *, tz: tzinfo, ip: str | None = None
+) -> list[list[str]]:
+    """Every tip of the inbox under ``which`` (all pages, oldest first) as spreadsheet rows
+    headed by `tipboard.EXPORT_COLUMNS`: the CLI export's columns, without the tips' text
+    and never a sender's name. `PermissionDenied` for an officer. Audited ``tip.exported``
+    with the count and the filters."""
+    if not may_export(staff):
+        raise PermissionDenied("exporting tips is for supervisors and admins")
+    query, _communes = await _filtered(staff, which, utcnow())
+    found = await query.order_by("created_at", "id").prefetch_related("unit")
+    filters = {
+        "status": which.status,
+        "category": which.category,
+        "commune": which.commune_id,
+        "overdue": which.overdue,
+        "anonymous": which.anonymous,
+    }
+    await audit.record(
+        "tip.exported",
+        actor=staff,
+        object_type="unit",
+        object_id=staff.unit_id,  # type: ignore[attr-defined]
+        unit_id=staff.unit_id,  # type: ignore[attr-defined]
+        source="web",
+        ip=ip,
+        data={"tips": len(found), "with_text": False, **filters},
+    )
+    return [list(tipboard.EXPORT_COLUMNS), *(tipboard.export_row(tip, tz) for tip in found)]
 
 
 # --- a tip's page ------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ anonymous tip's page never shows, and stored text rendered escaped."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from communepol.db.models import (
     TipMessageDirection,
     TipStatus,
 )
-from communepol.services import duty, overview, rumours, sla, tipdesk, tipmedia, tips
+from communepol.services import duty, overview, rumours, sla, tipboard, tipdesk, tipmedia, tips
 from communepol.services.contacts import ContactIdentity, find_or_create_contact
 from communepol.services.tips import TipInput, Tips
 from communepol.settings import Settings
@@ -663,3 +665,71 @@ async def test_the_attachments_are_behind_signed_links(
     assert (await served.read()).startswith(b"\x89PNG")
     # A link with another signature is nothing.
     assert (await client.get(path[:-4] + "0000")).status == 404
+
+
+# --- the export --------------------------------------------------------------------------------
+
+
+def _csv_rows(body: bytes) -> list[list[str]]:
+    text = body.decode("utf-8")
+    assert text.startswith("\ufeff")  # spreadsheets read it as UTF-8
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+async def test_the_inbox_exports_its_filtered_tips_as_csv_for_supervisors_and_admins(
+    client: TestClient[Any, Any], world: World, clock: Clock
+) -> None:
+    people = world.people
+    named_sender = await world.resident("named-export", "Hoàng Thị Lan")
+    theft_a = await world.tip(A, "Bí mật: trộm bò", anonymous=False, sender=named_sender)
+    gambling_a = await world.tip(A, "Bí mật: đánh bạc", "gambling")
+    theft_b = await world.tip(B, "Bí mật: trộm xe")
+    # An outcome a spreadsheet would run as a formula.
+    await DESK.resolve(people.officer_a, gambling_a.id, '=HYPERLINK("http://x","bấm")')
+    seen = await browsers(client, people, clock, "admin", "supervisor_1", "officer_a")
+
+    async def export(role: str, **filters: str) -> Any:
+        token = csrf_of(await page(seen[role], "/admin/tips"))
+        return await seen[role].post("/admin/tips/export", {"csrf": token, **filters})
+
+    # The admin, with every tip of the province, then only the thefts.
+    response = await export("admin")
+    assert response.status == 200
+    assert response.headers["Content-Disposition"] == 'attachment; filename="tips.csv"'
+    assert response.headers["Cache-Control"] == "no-store"
+    rows = _csv_rows(await response.read())
+    assert rows[0] == list(tipboard.EXPORT_COLUMNS)
+    by_ref = {row[0]: row for row in rows[1:]}
+    assert set(by_ref) == {f"T-{t.reference}" for t in (theft_a, gambling_a, theft_b)}
+    assert by_ref[f"T-{theft_a.reference}"][6] == "named"
+    assert by_ref[f"T-{gambling_a.reference}"][6] == gambling_a.alias
+    assert by_ref[f"T-{gambling_a.reference}"][9] == '\'=HYPERLINK("http://x","bấm")'
+    text = (await response.read()).decode("utf-8")
+    assert "Bí mật" not in text and "Hoàng Thị Lan" not in text  # no text, no sender
+    thefts = _csv_rows(await (await export("admin", category="theft")).read())
+    assert {row[0] for row in thefts[1:]} == {f"T-{theft_a.reference}", f"T-{theft_b.reference}"}
+
+    # A supervisor gets their district's only, and another district's commune is 404.
+    mine = _csv_rows(await (await export("supervisor_1")).read())
+    assert {row[0] for row in mine[1:]} == {f"T-{theft_a.reference}", f"T-{gambling_a.reference}"}
+    response = await export("supervisor_1", commune=str(people.commune_b.id))
+    assert response.status == 404
+    assert "Bí mật" not in await response.text()
+    assert (await export("supervisor_1", status="lost")).status == 400
+
+    # Each export is in the audit log with its count and filters; refusals are not exports.
+    events = await AuditEvent.filter(action="tip.exported").order_by("id")
+    assert [(e.actor_staff_id, e.data["tips"]) for e in events] == [  # type: ignore[attr-defined]
+        (people.admin.id, 3),
+        (people.admin.id, 2),
+        (people.supervisor_1.id, 2),
+    ]
+    assert events[1].data["category"] == "theft" and events[0].data["category"] == ""
+    assert events[0].source == "web"
+
+    # An officer is not offered the export and is refused it; without the CSRF token, nobody.
+    assert 'action="/admin/tips/export"' not in await page(seen["officer_a"], "/admin/tips")
+    assert 'action="/admin/tips/export"' in await page(seen["admin"], "/admin/tips")
+    assert (await export("officer_a")).status == 403
+    assert (await seen["admin"].post("/admin/tips/export", {})).status == 403
+    assert await AuditEvent.filter(action="tip.exported").count() == 3

@@ -16,8 +16,7 @@ from communepol import keys
 from communepol.errors import ValidationError
 from communepol.i18n import _
 from communepol.services import audit
-from communepol.spreadsheet import csv_text
-from communepol.web.admin.shell import client_ip, current_of, error_text, render
+from communepol.web.admin.shell import client_ip, csv_download, current_of, error_text, render
 
 
 def _value(values: MultiMapping[Any], name: str) -> str:
@@ -85,13 +84,7 @@ async def audit_export(request: web.Request) -> web.StreamResponse:
         zone=request.config_dict[keys.SETTINGS].tz,
         ip=client_ip(request),
     )
-    body = ("\ufeff" + csv_text(rows)).encode("utf-8")  # the BOM: spreadsheets read UTF-8
-    return web.Response(
-        body=body,
-        content_type="text/csv",
-        charset="utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
-    )
+    return csv_download(rows, "audit.csv")
 
 
 def setup_auditlog_routes(admin: web.Application) -> None:

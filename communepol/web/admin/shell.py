@@ -16,6 +16,7 @@ from communepol.db.models import Role, Unit
 from communepol.errors import CommunepolError
 from communepol.i18n import N_, SUPPORTED_LOCALES
 from communepol.services.auth import Auth, Current
+from communepol.spreadsheet import csv_text
 
 CURRENT = web.RequestKey("admin_current", Current)
 LOGIN_NONCE = web.RequestKey("admin_login_nonce", str)
@@ -87,6 +88,18 @@ def locale_of(request: web.Request) -> str:
 
 def translate(request: web.Request, message: str, **params: Any) -> str:
     return request.config_dict[keys.I18N].gettext(locale_of(request), message, **params)
+
+
+def csv_download(rows: list[list[str]], filename: str) -> web.Response:
+    """``rows`` as a CSV attachment for spreadsheets (formula-safe: `spreadsheet.csv_text`),
+    with a byte-order mark so that they read it as UTF-8."""
+    body = ("\ufeff" + csv_text(rows)).encode("utf-8")
+    return web.Response(
+        body=body,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def error_text(request: web.Request, err: CommunepolError) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiDictProxy, MultiMapping
 
 from communepol import keys
 from communepol.db.models import OPEN_TIP_STATUSES, TipCategory, TipMessageDirection, TipStatus
@@ -24,7 +24,14 @@ from communepol.i18n import N_, TIP_CATEGORY_LABELS, TIP_STATUS_LABELS, TIP_URGE
 from communepol.services import tipcards, tipdesk
 from communepol.services.tips import Tips
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import client_ip, current_of, is_id, render, translate
+from communepol.web.admin.shell import (
+    client_ip,
+    csv_download,
+    current_of,
+    is_id,
+    render,
+    translate,
+)
 
 # What a finished action says on the page it leads back to (?done=…).
 DONE = {
@@ -136,34 +143,44 @@ async def remind(request: web.Request) -> web.StreamResponse:
 # --- the inbox ---------------------------------------------------------------------------------
 
 
-def _inbox_filter(request: web.Request) -> tipdesk.InboxFilter:
-    query = request.query
-    commune = query.get("commune", "").strip()
+def _inbox_filter(query: MultiMapping[Any]) -> tipdesk.InboxFilter:
+    """The inbox's filters from a GET query, or from the export form that repeats them."""
+
+    def value(name: str, default: str = "") -> str:
+        found = query.get(name, default)
+        return found.strip() if isinstance(found, str) else default
+
+    commune = value("commune")
     if commune and not is_id(commune):
         raise NotFound("not found")
-    page = query.get("page", "1").strip()
+    page = value("page", "1")
     return tipdesk.InboxFilter(
-        status=query.get("status", "").strip(),
-        category=query.get("category", "").strip(),
+        status=value("status"),
+        category=value("category"),
         commune_id=int(commune) if commune else None,
-        overdue=query.get("overdue") == "yes",
-        anonymous=query.get("anonymous", "").strip(),
-        sort=query.get("sort", "newest").strip() or "newest",
+        overdue=value("overdue") == "yes",
+        anonymous=value("anonymous"),
+        sort=value("sort", "newest") or "newest",
         page=int(page) if page.isdigit() and len(page) < 7 else 1,
     )
 
 
+async def _unknown_filter(request: web.Request) -> web.StreamResponse:
+    return await render(
+        request,
+        "admin/error.html",
+        {"message": translate(request, _("This filter is not known."))},
+        status=400,
+    )
+
+
 async def inbox_page(request: web.Request) -> web.StreamResponse:
-    which = _inbox_filter(request)
+    which = _inbox_filter(request.query)
+    staff = current_of(request).staff
     try:
-        found = await tipdesk.inbox(current_of(request).staff, which)
+        found = await tipdesk.inbox(staff, which)
     except ValidationError:
-        return await render(
-            request,
-            "admin/error.html",
-            {"message": translate(request, _("This filter is not known."))},
-            status=400,
-        )
+        return await _unknown_filter(request)
     kept = {
         key: value
         for key, value in (
@@ -195,8 +212,25 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
             "category_labels": TIP_CATEGORY_LABELS,
             "urgency_labels": TIP_URGENCY_LABELS,
             "tip_path": _tip_path,
+            "kept": kept,
+            "may_export": tipdesk.may_export(staff),
         },
     )
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    """The inbox's tips under the filters the form repeats, every page, as CSV."""
+    which = _inbox_filter(await request.post())
+    try:
+        rows = await tipdesk.export_inbox(
+            current_of(request).staff,
+            which,
+            tz=request.config_dict[keys.SETTINGS].tz,
+            ip=client_ip(request),
+        )
+    except ValidationError:
+        return await _unknown_filter(request)
+    return csv_download(rows, "tips.csv")
 
 
 # --- a tip's page ------------------------------------------------------------------------------
@@ -317,5 +351,6 @@ def setup_tips_routes(admin: web.Application) -> None:
     admin.router.add_get("/board", board_page, name="admin-board")
     admin.router.add_post("/board/{commune_id}/remind", remind, name="admin-board-remind")
     admin.router.add_get("/tips", inbox_page, name="admin-tips")
+    admin.router.add_post("/tips/export", export, name="admin-tips-export")
     admin.router.add_get("/tips/{reference}", tip_page, name="admin-tip")
     admin.router.add_post("/tips/{reference}/{action}", tip_action, name="admin-tip-action")
