@@ -188,6 +188,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 async def cmd_admin_create(args: argparse.Namespace, settings: Settings) -> int:
     from communepol.db.models import Role, UnitLevel
+    from communepol.services.passwords import pwned_passwords
     from communepol.services.staff import add_staff, generate_password
     from communepol.services.units import resolve_unit
 
@@ -204,6 +205,8 @@ async def cmd_admin_create(args: argparse.Namespace, settings: Settings) -> int:
             phone=args.phone,
             username=args.username,
             password=password,
+            # A generated password is random: only a typed one is worth a breach lookup.
+            breaches=None if generated else pwned_passwords(settings.pwned_passwords_url),
         )
     expires = enrolment.link_code_expires_at
     _out(f"admin {enrolment.staff.username} created for {unit.name}")
@@ -237,6 +240,7 @@ async def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_staff_password(args: argparse.Namespace, settings: Settings) -> int:
     from communepol.services.auth import set_password
+    from communepol.services.passwords import pwned_passwords
 
     if sys.stdin.isatty():
         password = getpass.getpass("New password: ")
@@ -245,7 +249,9 @@ async def cmd_staff_password(args: argparse.Namespace, settings: Settings) -> in
     else:
         password = sys.stdin.readline().rstrip("\n")
     async with _current_database(settings):
-        staff = await set_password(args.username, password)
+        staff = await set_password(
+            args.username, password, breaches=pwned_passwords(settings.pwned_passwords_url)
+        )
     _out(f"password set for {staff.username}; their web sessions have ended")
     return 0
 
@@ -1279,7 +1285,9 @@ def build_parser() -> argparse.ArgumentParser:
         "password",
         cmd_staff_password,
         "Set a staff member's web password, read from standard input (asked twice at a "
-        "terminal); every web session of theirs ends.",
+        "terminal); every web session of theirs ends. The password policy applies: 12 to 128 "
+        "characters, not a common password, not made of their name or username, and not in "
+        "a known breach when COMMUNEPOL_PWNED_PASSWORDS_URL is set.",
     )
     staff_password.add_argument("--username", required=True)
 

@@ -79,6 +79,13 @@ VARIABLES: tuple[Variable, ...] = (
         "comma-separated IP addresses of the reverse proxies whose X-Forwarded-For is believed "
         "(login throttling and the audit trail); empty: the peer address is the client",
     ),
+    Variable(
+        "PWNED_PASSWORDS_URL",
+        "",
+        "a Pwned Passwords range API (e.g. `https://api.pwnedpasswords.com`) that new web "
+        "passwords are checked against (k-anonymity: only 5 hex digits of the SHA-1 leave); "
+        "empty: off, only the local list of common passwords applies",
+    ),
 )
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -104,6 +111,7 @@ class Settings:
     zalo_bot_api_base: str = "https://bot-api.zaloplatforms.com"
     telegram_send_rate: float = 30.0
     trusted_proxies: tuple[str, ...] = ()
+    pwned_passwords_url: str = ""
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -153,6 +161,9 @@ class Settings:
             zalo_bot_api_base=_http_url("ZALO_BOT_API_BASE", raw("ZALO_BOT_API_BASE")),
             telegram_send_rate=_rate(raw("TELEGRAM_SEND_RATE")),
             trusted_proxies=_addresses("TRUSTED_PROXIES", raw("TRUSTED_PROXIES")),
+            pwned_passwords_url=_optional_http_url(
+                "PWNED_PASSWORDS_URL", raw("PWNED_PASSWORDS_URL")
+            ),
         )
 
 
@@ -171,6 +182,11 @@ def _http_url(name: str, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise _fail(name, f"{value!r} is not an http(s) URL")
     return value.rstrip("/")
+
+
+def _optional_http_url(name: str, value: str) -> str:
+    """An http(s) URL, or empty for a feature that is off."""
+    return _http_url(name, value) if value else ""
 
 
 def _port(value: str) -> int:

@@ -81,6 +81,35 @@ def test_a_short_password_or_an_unknown_username_changes_nothing(
     assert query(cli_env, check) == (None, None)
 
 
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("qwerty123456\n", "one of the most common passwords"),
+        ("YKong2026ykong\n", "made of your name, your username"),
+    ],
+)
+def test_a_common_or_personal_password_is_refused_and_changes_nothing(
+    cli_env: str,
+    officer: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    typed: str,
+    said: str,
+) -> None:
+    _stdin(monkeypatch, typed)
+    assert run("staff", "password", "--username", "y.kong") == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
+    assert typed.strip() not in err
+
+    async def check() -> Any:
+        staff = await Staff.get(id=officer)
+        session = await WebSession.get(staff_id=officer)
+        return staff.password_hash, session.revoked_at, await AuditEvent.exists()
+
+    assert query(cli_env, check) == (None, None, False)
+
+
 def test_help(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from communepol.cli import main
 

@@ -48,6 +48,15 @@ def test_a_paid_broadcast_rate_can_be_set(tmp_path: Path) -> None:
     assert Settings.from_env(env(SECRET_KEY=KEY), workdir=tmp_path).telegram_send_rate == 30
 
 
+def test_the_breached_password_check_is_off_unless_given_a_url(tmp_path: Path) -> None:
+    assert Settings.from_env(env(SECRET_KEY=KEY), workdir=tmp_path).pwned_passwords_url == ""
+    settings = Settings.from_env(
+        env(SECRET_KEY=KEY, PWNED_PASSWORDS_URL="https://api.pwnedpasswords.com/"),
+        workdir=tmp_path,
+    )
+    assert settings.pwned_passwords_url == "https://api.pwnedpasswords.com"
+
+
 def test_development_generates_and_keeps_a_private_secret_key(tmp_path: Path) -> None:
     first = Settings.from_env({}, workdir=tmp_path)
     second = Settings.from_env({}, workdir=tmp_path)
@@ -90,6 +99,7 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         ("LOG_LEVEL", "LOUD"),
         ("TELEGRAM_API_BASE", "not a url"),
         ("ZALO_OA_API_BASE", "openapi.zalo.me"),
+        ("PWNED_PASSWORDS_URL", "api.pwnedpasswords.com"),
     ],
 )
 def test_a_bad_value_names_its_variable(tmp_path: Path, name: str, value: str) -> None:

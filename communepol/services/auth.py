@@ -1,8 +1,13 @@
 """Staff sign-in for the admin web: passwords, server-side sessions, CSRF tokens, login
 throttling and the TOTP second factor (ASVS 5.0 level 2, chapters V6 and V7).
 
-- **Passwords** are argon2id (`services.staff`). An unknown username is checked against a dummy
-  hash, so it costs the same time as a wrong password, and both get the same `LoginRefused`.
+- **Passwords** are argon2id (`services.passwords`, which also holds the policy every new
+  password passes). An unknown username is checked against a dummy hash, so it costs the same
+  time as a wrong password, and both get the same `LoginRefused`.
+- **Initial passwords** (given from the roster, `services.staff`) stop working 72 hours after
+  they were given (refused like a wrong password, audited with its own reason), and a session
+  signed in with one reaches only the password page (`Step.PASSWORD`) until it is replaced —
+  after the authenticator code when the person has one, before enrolling when they must.
 - **Sessions** are `WebSession` rows. The cookie carries a random 256-bit token; the row keeps
   only its keyed hash. Every login creates a new row (a token that existed before the login is
   never promoted), and revokes the one the browser presented. A session ends after 30 idle
@@ -42,11 +47,16 @@ from tortoise.queryset import QuerySet
 
 from communepol.clock import utcnow
 from communepol.crypto import DecryptionError, Keyring, SecretBox
-from communepol.db.models import AuditEvent, Role, Staff, WebSession
+from communepol.db.models import AuditEvent, Role, Staff, Unit, WebSession
 from communepol.errors import CommunepolError, ValidationError
 from communepol.i18n import _
 from communepol.services import audit
-from communepol.services.staff import hash_password, verify_password
+from communepol.services.passwords import (
+    PwnedPasswords,
+    check_new_password,
+    hash_password,
+    verify_password,
+)
 from communepol.text import clean
 
 IDLE_TIMEOUT = timedelta(minutes=30)
@@ -97,6 +107,7 @@ class Step(StrEnum):
     """What a signed-in staff member must still do before reaching the admin pages."""
 
     CODE = "code"  # enrolled: type the authenticator code
+    PASSWORD = "password"  # noqa: S105 - a step name: signed in with an initial password
     ENROL = "enrol"  # a supervisor or admin without a second factor: enrol first
 
 
@@ -193,8 +204,10 @@ def provisioning_uri(secret: str, account: str) -> str:
 class Auth:
     """Sign-in, sessions and their checks; one per application (built in `setup_admin`)."""
 
-    def __init__(self, keyring: Keyring) -> None:
+    def __init__(self, keyring: Keyring, *, breaches: PwnedPasswords | None = None) -> None:
         self.keyring = keyring
+        # New passwords are checked against a breach corpus too when one is configured.
+        self.breaches = breaches
         # Verified against when the username is unknown, so both cost one argon2 check. Made
         # at the first login attempt (whoever it is for), not at start: a hash takes a quarter
         # of a second, and every process and test builds an application.
@@ -284,9 +297,15 @@ class Auth:
         return await asyncio.to_thread(verify_password, stored or self._dummy_hash, password)
 
     def _step(self, staff: Staff, session: WebSession) -> Step | None:
-        if staff.totp_secret_sealed:
-            return Step.CODE if session.second_factor_at is None else None
-        return Step.ENROL if staff.role in SECOND_FACTOR_ROLES else None
+        # The code comes before the forced password change: whoever learnt an initial password
+        # must not get to choose the next one without the person's second factor.
+        if staff.totp_secret_sealed and session.second_factor_at is None:
+            return Step.CODE
+        if staff.password_must_change:
+            return Step.PASSWORD
+        if not staff.totp_secret_sealed and staff.role in SECOND_FACTOR_ROLES:
+            return Step.ENROL
+        return None
 
     async def login(
         self,
@@ -306,7 +325,14 @@ class Auth:
         staff = await Staff.get_or_none(username=name) if name else None
         stored = staff.password_hash if staff is not None else None
         matches = await self._verify(stored, password)
-        if staff is None or not stored or not matches or not staff.active:
+        now = utcnow()
+        expired = (
+            staff is not None
+            and staff.password_must_change
+            and staff.password_expires_at is not None
+            and now >= staff.password_expires_at
+        )
+        if staff is None or not stored or not matches or not staff.active or expired:
             reason = (
                 "unknown_user"
                 if staff is None
@@ -315,11 +341,12 @@ class Auth:
                 else "bad_password"
                 if not matches
                 else "inactive"
+                if not staff.active
+                else "initial_password_expired"
             )
             raise await self._failed(name, ip, reason, staff)
         if previous_token:
             await self.revoke_token(previous_token, reason="replaced")
-        now = utcnow()
         token = secrets.token_urlsafe(32)
         session = await WebSession.create(
             token_hash=self.token_hash(token),
@@ -424,16 +451,27 @@ class Auth:
     async def change_password(
         self, current: Current, old: str, new: str, repeated: str, *, ip: str | None
     ) -> int:
-        """Change the signed-in staff member's password after checking the current one; the
-        other sessions end. Returns how many ended."""
+        """Change the signed-in staff member's password after checking the current one (an
+        initial password too: it is what they just signed in with); the new one must pass the
+        password policy. The other sessions end. Returns how many ended."""
         staff = current.staff
         await self._throttle(staff.username or "", ip, "password_change")
         if not staff.password_hash or not await self._verify(staff.password_hash, old):
             raise await self._failed(staff.username or "", ip, "bad_password", staff)
         if new != repeated:
             raise ValidationError(_("The two new passwords differ."), field="password")
+        if new == old:
+            raise ValidationError(
+                _("Choose a new password, not the one you have now."), field="password"
+            )
+        unit = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
+        await check_new_password(
+            new, context=(staff.username, staff.full_name, unit.name), breaches=self.breaches
+        )
         new_hash = await asyncio.to_thread(hash_password, new)
-        await Staff.filter(id=staff.id).update(password_hash=new_hash)
+        await Staff.filter(id=staff.id).update(
+            password_hash=new_hash, password_must_change=False, password_expires_at=None
+        )
         await audit.record(
             "auth.password_changed",
             actor=staff,
@@ -442,7 +480,10 @@ class Auth:
             unit_id=staff.unit_id,  # type: ignore[attr-defined]
             source="web",
             ip=ip,
+            data={"initial": staff.password_must_change},
         )
+        staff.password_must_change = False
+        staff.password_expires_at = None
         return await self.revoke_all(staff, reason="password_changed", keep=current.session)
 
     # the second factor
@@ -535,13 +576,28 @@ class Auth:
         return step if isinstance(step, int) else -1
 
 
-async def set_password(username: str, password: str, *, actor_label: str = "cli") -> Staff:
+async def set_password(
+    username: str,
+    password: str,
+    *,
+    actor_label: str = "cli",
+    breaches: PwnedPasswords | None = None,
+) -> Staff:
     """Set a staff member's web password from the server (the CLI); every session of theirs
-    ends. `ValidationError` for an unknown username or a too short password."""
+    ends. `ValidationError` for an unknown username or a password the policy refuses."""
     staff = await Staff.get_or_none(username=normalize_username(username))
     if staff is None:
         raise ValidationError(f"no staff member has the username {username!r}", field="username")
-    await Staff.filter(id=staff.id).update(password_hash=hash_password(password))
+    unit = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
+    await check_new_password(
+        password, context=(staff.username, staff.full_name, unit.name), breaches=breaches
+    )
+    # Chosen by the operator with the person, not an initial password: no forced change.
+    await Staff.filter(id=staff.id).update(
+        password_hash=await asyncio.to_thread(hash_password, password),
+        password_must_change=False,
+        password_expires_at=None,
+    )
     ended = await WebSession.filter(staff_id=staff.id, revoked_at__isnull=True).update(
         revoked_at=utcnow()
     )

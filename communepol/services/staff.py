@@ -1,20 +1,26 @@
-"""The roster: putting people on it, their roles, passwords and one-time link codes.
+"""The roster: putting people on it, their roles, web logins and one-time link codes.
 
 Only rostered staff act for the police. Putting someone on the roster prints a one-time link
 code; the person sends it to the bot to link their Telegram or Zalo identity (the bot side
 arrives with the bot-channel work). A code is stored only as a keyed hash, works once and
 expires. Every change is audited.
+
+A supervisor or admin may also give someone a web login, or reset it: the service makes a
+random initial password, shown once, which stops working after 72 hours if unused and must be
+replaced at the first sign-in (ASVS 6.4.1; the sign-in side is `services.auth`). A reset, like
+a deactivation or "end sessions", ends every web session of that person. Passwords a person
+chooses pass `services.passwords.check_new_password`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -32,13 +38,24 @@ from communepol.db.models import (
     WebSession,
 )
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from communepol.i18n import _
 from communepol.services import audit, scope
+from communepol.services.auth import IDLE_TIMEOUT
+from communepol.services.passwords import (
+    PwnedPasswords,
+    check_new_password,
+    generate_password,
+    hash_password,
+)
+from communepol.services.passwords import (
+    verify_password as verify_password,  # re-exported: callers know it from here
+)
 from communepol.text import clean
 
 STAFF_LINK_CODE_TTL = timedelta(hours=72)
+INITIAL_PASSWORD_TTL = timedelta(hours=72)
 LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud by phone
 LINK_CODE_LENGTH = 8
-PASSWORD_MIN_LENGTH = 12
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 
@@ -49,8 +66,6 @@ ROLE_LEVELS: dict[Role, tuple[UnitLevel, ...]] = {
     Role.ADMIN: (UnitLevel.PROVINCE, UnitLevel.DISTRICT, UnitLevel.COMMUNE),
 }
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-
 
 @dataclass(frozen=True)
 class Enrolment:
@@ -59,6 +74,18 @@ class Enrolment:
     staff: Staff
     link_code: str
     link_code_expires_at: datetime
+    initial_password: str | None = None  # given from the roster: shown once, never stored
+    password_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InitialPassword:
+    """A web login's random initial password, to be shown once."""
+
+    staff: Staff
+    username: str
+    password: str
+    expires_at: datetime
 
 
 def parse_role(value: str) -> Role:
@@ -108,25 +135,6 @@ def check_username(value: str) -> str:
             field="username",
         )
     return username
-
-
-def hash_password(password: str) -> str:
-    if len(password) < PASSWORD_MIN_LENGTH:
-        raise ValidationError(
-            f"a password needs at least {PASSWORD_MIN_LENGTH} characters", field="password"
-        )
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def generate_password() -> str:
-    return "-".join(secrets.token_urlsafe(6) for _ in range(3))
 
 
 def generate_link_code() -> str:
@@ -199,20 +207,30 @@ async def add_staff(
     phone: str | None = None,
     username: str | None = None,
     password: str | None = None,
+    initial_password: bool = False,
+    breaches: PwnedPasswords | None = None,
     created_by: Staff | None = None,
     source: str = "cli",
     now: datetime | None = None,
 ) -> Enrolment:
-    """Put a person on the roster of ``unit`` with ``role`` and issue their link code.
-    Everything is validated before anything is written; all of it is one transaction."""
+    """Put a person on the roster of ``unit`` with ``role`` and issue their link code; with a
+    ``username``, give them a web login: ``password`` (which must pass the password policy,
+    checked against ``breaches`` too when given) or, with ``initial_password``, a random one
+    to be changed at the first sign-in. Everything is validated before anything is written;
+    all of it is one transaction."""
     now = now or utcnow()
     name = clean_full_name(full_name)
     _check_role_unit(role, unit)
     phone_e164 = normalize_phone(phone) if phone else None
     login = check_username(username) if username else None
-    password_hash = hash_password(password) if password is not None else None
-    if password_hash and not login:
+    if (password is not None or initial_password) and not login:
         raise ValidationError("a password needs a username", field="username")
+    if password is not None:
+        await check_new_password(password, context=(login, name, unit.name), breaches=breaches)
+    initial = generate_password() if initial_password and password is None else None
+    chosen = password if password is not None else initial
+    password_hash = await asyncio.to_thread(hash_password, chosen) if chosen else None
+    expires = now + INITIAL_PASSWORD_TTL if initial else None
     async with in_transaction():
         try:
             staff = await Staff.create(
@@ -222,10 +240,12 @@ async def add_staff(
                 phone=phone_e164,
                 username=login,
                 password_hash=password_hash,
+                password_must_change=initial is not None,
+                password_expires_at=expires,
                 created_at=now,
             )
         except IntegrityError as err:
-            raise Conflict(f"the username {login!r} is taken") from err
+            raise Conflict(_("This username is taken.")) from err
         code, expires_at = await issue_link_code(keyring, staff, created_by=created_by, now=now)
         await audit.record(
             "staff.added",
@@ -234,9 +254,19 @@ async def add_staff(
             object_id=staff.id,
             unit_id=unit.id,
             source=source,
-            data={"role": role.value, "web_login": bool(login)},
+            data={
+                "role": role.value,
+                "web_login": bool(login),
+                "initial_password": initial is not None,
+            },
         )
-    return Enrolment(staff=staff, link_code=code, link_code_expires_at=expires_at)
+    return Enrolment(
+        staff=staff,
+        link_code=code,
+        link_code_expires_at=expires_at,
+        initial_password=initial,
+        password_expires_at=expires,
+    )
 
 
 # --- the roster in the admin web: a supervisor's or an admin's own subtree ------------------------
@@ -249,6 +279,8 @@ class RosterEntry:
     bot_linked: bool
     web_login: bool
     on_duty: bool
+    # Counted for managers only (they may end them): sessions neither revoked nor timed out.
+    open_sessions: int = 0
 
 
 def _subtree_filter(unit: Unit) -> dict[str, object]:
@@ -274,6 +306,7 @@ async def roster(actor: Staff) -> list[RosterEntry]:
             "staff_id", flat=True
         )
     )
+    sessions = await open_session_counts(ids) if may_manage(actor) else Counter()
     order = {unit_id: n for n, unit_id in enumerate(units)}
     entries = [
         RosterEntry(
@@ -282,6 +315,7 @@ async def roster(actor: Staff) -> list[RosterEntry]:
             person.id in linked,
             bool(person.username and person.password_hash),
             person.id in present,
+            sessions[person.id],
         )
         for person in people
     ]
@@ -289,6 +323,19 @@ async def roster(actor: Staff) -> list[RosterEntry]:
         key=lambda e: (not e.staff.active, order[e.unit.id], e.staff.full_name, e.staff.id)
     )
     return entries
+
+
+async def open_session_counts(staff_ids: list[int], *, now: datetime | None = None) -> Counter[int]:
+    """How many web sessions of each of ``staff_ids`` are open: not revoked, and neither past
+    their absolute end nor idle too long (those are revoked at their next request)."""
+    now = now or utcnow()
+    owners = await WebSession.filter(
+        staff_id__in=staff_ids,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+        last_seen_at__gt=now - IDLE_TIMEOUT,
+    ).values_list("staff_id", flat=True)
+    return Counter(int(owner) for owner in owners)  # type: ignore[call-overload]
 
 
 def may_manage(actor: Staff) -> bool:
@@ -343,10 +390,12 @@ async def add_staff_in_scope(
     unit_id: int,
     role: Role,
     phone: str | None = None,
+    username: str | None = None,
     source: str = "web",
 ) -> Enrolment:
     """`add_staff` for a supervisor or admin: the unit must be in their subtree (else
-    `NotFound`) and the role one they may give (else `PermissionDenied`)."""
+    `NotFound`) and the role one they may give (else `PermissionDenied`). With a
+    ``username`` the newcomer gets a web login with a random initial password."""
     _require_manager(actor)
     unit = await Unit.get_or_none(id=unit_id)
     if unit is None:
@@ -359,6 +408,8 @@ async def add_staff_in_scope(
         unit=unit,
         role=role,
         phone=phone,
+        username=username,
+        initial_password=bool(username),
         created_by=actor,
         source=source,
     )
@@ -446,3 +497,127 @@ async def reissue_link_code(
             source=source,
         )
     return target, code, expires_at
+
+
+# --- web logins and sessions, from the roster ------------------------------------------------
+
+
+def _require_other_active(actor: Staff, target: Staff, field: str) -> None:
+    if target.id == actor.id:
+        raise ValidationError(
+            _("Use your account page for your own password and logout."), field=field
+        )
+    if not target.active:
+        raise ValidationError(_("This staff member is deactivated."), field=field)
+
+
+async def _set_initial_password(
+    actor: Staff,
+    target: Staff,
+    *,
+    username: str,
+    action: str,
+    source: str,
+    now: datetime,
+) -> InitialPassword:
+    """Store a fresh initial password for ``target`` (and ``username``), end every session of
+    theirs, and audit ``action`` — never the password."""
+    password = generate_password()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    expires_at = now + INITIAL_PASSWORD_TTL
+    async with in_transaction():
+        try:
+            await Staff.filter(id=target.id).update(
+                username=username,
+                password_hash=password_hash,
+                password_must_change=True,
+                password_expires_at=expires_at,
+            )
+        except IntegrityError as err:
+            raise Conflict(_("This username is taken.")) from err
+        ended = await WebSession.filter(staff_id=target.id, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        await audit.record(
+            action,
+            actor=actor,
+            object_type="staff",
+            object_id=target.id,
+            unit_id=target.unit.id,
+            source=source,
+            data={"sessions_ended": ended, "expires_at": expires_at.isoformat()},
+        )
+    target.username = username
+    return InitialPassword(target, username, password, expires_at)
+
+
+async def give_web_login(
+    actor: Staff,
+    staff_id: int,
+    username: str,
+    *,
+    source: str = "web",
+    now: datetime | None = None,
+) -> InitialPassword:
+    """Give a staff member who has no web login one: ``username`` and a random initial
+    password, valid 72 hours if unused and to be changed at the first sign-in. The scope rule
+    is `managed_staff`'s."""
+    now = now or utcnow()
+    target = await managed_staff(actor, staff_id)
+    _require_other_active(actor, target, "username")
+    if target.password_hash:
+        raise ValidationError(
+            _("This staff member already has a web login: reset its password instead."),
+            field="username",
+        )
+    login = check_username(username)
+    return await _set_initial_password(
+        actor, target, username=login, action="staff.web_login_given", source=source, now=now
+    )
+
+
+async def reset_web_password(
+    actor: Staff, staff_id: int, *, source: str = "web", now: datetime | None = None
+) -> InitialPassword:
+    """A forgotten or exposed password: a new random initial password replaces it (the same
+    rules as a first one) and every web session of theirs ends now."""
+    now = now or utcnow()
+    target = await managed_staff(actor, staff_id)
+    _require_other_active(actor, target, "staff")
+    if not (target.username and target.password_hash):
+        raise ValidationError(_("This staff member has no web login yet."), field="staff")
+    return await _set_initial_password(
+        actor,
+        target,
+        username=target.username,
+        action="staff.password_reset",
+        source=source,
+        now=now,
+    )
+
+
+async def end_sessions(
+    actor: Staff, staff_id: int, *, source: str = "web", now: datetime | None = None
+) -> int:
+    """End every web session of a staff member (a lost phone, a shared computer), with the
+    scope rule of `deactivate_staff`; how many were open. Your own: that is logout."""
+    now = now or utcnow()
+    target = await managed_staff(actor, staff_id)
+    if target.id == actor.id:
+        raise ValidationError(
+            _("Use your account page for your own password and logout."), field="staff"
+        )
+    async with in_transaction():
+        ended = await WebSession.filter(staff_id=target.id, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        await audit.record(
+            "staff.sessions_ended",
+            actor=actor,
+            object_type="staff",
+            object_id=target.id,
+            unit_id=target.unit.id,
+            source=source,
+            data={"sessions": ended},
+        )
+    return ended

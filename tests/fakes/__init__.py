@@ -1,2 +1,2 @@
-"""Fake platform servers (Telegram Bot API, Zalo OA, Zalo Bot) speaking the real wire formats;
-they arrive with the bot-channel work."""
+"""Fake servers speaking the real wire formats: the platforms (Telegram Bot API, Zalo OA, Zalo
+Bot, and a generic channel) and the Pwned Passwords range API (`pwned`)."""

@@ -30,6 +30,10 @@ class Staff(Model):
     phone = fields.CharField(max_length=20, null=True)
     username = fields.CharField(max_length=64, null=True, unique=True)
     password_hash = fields.CharField(max_length=255, null=True)
+    # An initial password (given from the roster) must be replaced at the first sign-in and
+    # stops working at ``password_expires_at`` if it never was (ASVS 6.4.1).
+    password_must_change = fields.BooleanField(default=False)
+    password_expires_at = fields.DatetimeField(null=True)
     totp_secret_sealed = fields.TextField(null=True)
     role = fields.CharEnumField(Role, max_length=16)
     unit: fields.ForeignKeyRelation[Unit] = fields.ForeignKeyField(

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from communepol import keys
 from communepol.services.auth import Auth
+from communepol.services.passwords import pwned_passwords
 from communepol.web.admin.alerts import setup_alerts_routes
 from communepol.web.admin.auditlog import setup_auditlog_routes
 from communepol.web.admin.auth import admin_middleware, redirect, setup_auth_routes
@@ -26,7 +27,9 @@ async def _to_admin(request: web.Request) -> web.StreamResponse:
 
 
 def setup_admin(app: web.Application) -> None:
-    app[keys.AUTH] = Auth(app[keys.KEYRING])
+    app[keys.AUTH] = Auth(
+        app[keys.KEYRING], breaches=pwned_passwords(app[keys.SETTINGS].pwned_passwords_url)
+    )
     admin = web.Application(middlewares=[admin_middleware])
     # The layout's static() reads the root from the application that renders.
     admin[aiohttp_jinja2.static_root_key] = "/static"

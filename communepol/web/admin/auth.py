@@ -5,7 +5,8 @@ The middleware, in order: find the session of the cookie (`Auth.current` judges 
 deactivation on every request); for POST/PUT/PATCH/DELETE, refuse with 403 unless the Origin
 (or, lacking it, the Referer) is this site and the form's CSRF token is the session's (before
 login: the login nonce's); send a visitor without a session to the login page, and one who
-must still type a code or enrol to that page; mark every answer ``no-store``.
+must still type a code, replace an initial password or enrol to that page; mark every answer
+``no-store``.
 """
 
 from __future__ import annotations
@@ -37,8 +38,16 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Routes a visitor without a session may reach.
 PUBLIC_ROUTES = frozenset({"admin-login"})
 # The only routes open while a step of the login is missing (logout always is).
-STEP_ROUTES = {Step.CODE: "admin-login-code", Step.ENROL: "admin-totp"}
-STEP_PATHS = {Step.CODE: "/admin/login/code", Step.ENROL: "/admin/totp"}
+STEP_ROUTES = {
+    Step.CODE: "admin-login-code",
+    Step.PASSWORD: "admin-password",
+    Step.ENROL: "admin-totp",
+}
+STEP_PATHS = {
+    Step.CODE: "/admin/login/code",
+    Step.PASSWORD: "/admin/password",
+    Step.ENROL: "/admin/totp",
+}
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
@@ -334,13 +343,21 @@ async def totp(request: web.Request) -> web.StreamResponse:
 # --- password ----------------------------------------------------------------------------------
 
 
+def _password_context(request: web.Request, **context: Any) -> dict[str, Any]:
+    # Signed in with an initial password: the page says why it is the only one open.
+    return {"forced": current_of(request).step is Step.PASSWORD, **context}
+
+
 async def password_form(request: web.Request) -> web.StreamResponse:
-    return await render(request, "admin/password.html", {"error": None, "done": False})
+    return await render(
+        request, "admin/password.html", _password_context(request, error=None, done=False)
+    )
 
 
 async def password(request: web.Request) -> web.StreamResponse:
     current = current_of(request)
     form = await request.post()
+    context = _password_context(request)
     try:
         ended = await auth_of(request).change_password(
             current,
@@ -350,16 +367,19 @@ async def password(request: web.Request) -> web.StreamResponse:
             ip=client_ip(request),
         )
     except Throttled as err:
-        return await _throttled(request, err, "admin/password.html", done=False)
+        return await _throttled(request, err, "admin/password.html", done=False, **context)
     except (LoginRefused, ValidationError) as err:
         return await render(
             request,
             "admin/password.html",
-            {"error": translate(request, err.message), "done": False},
+            {"error": translate(request, err.message), "done": False, **context},
             status=err.http_status if isinstance(err, LoginRefused) else 400,
         )
+    if context["forced"]:
+        # On to the rest of the login: the middleware sends a supervisor on to enrolment.
+        return redirect("/admin/")
     return await render(
-        request, "admin/password.html", {"error": None, "done": True, "ended": ended}
+        request, "admin/password.html", {"error": None, "done": True, "ended": ended, **context}
     )
 
 

@@ -1,7 +1,10 @@
 """The roster screen (/admin/staff) and the duty board: the staff of the units in scope (role,
 unit, bot linked, web login, active, on duty now); for supervisors and admins, adding a staff
-member (their one-time bot link code shown once), changing a role, deactivating (their web
-sessions end at once), a new link code, and starting or ending someone's shift.
+member (their one-time bot link code shown once, and with a username a web login whose random
+initial password is shown once too), giving an existing staff member a web login, resetting
+their web password, ending their open web sessions (counted on the screen), changing a role,
+deactivating (their web sessions end at once), a new link code, and starting or ending
+someone's shift.
 
 Only the fields each form is about are read: a posted ``role``, ``unit`` or ``active`` is
 judged by `services.staff` (a role the actor may not give is refused, a unit outside the
@@ -36,6 +39,7 @@ DONE = {
     "on": N_("The shift has started."),
     "off": N_("The shift has ended."),
     "already": N_("Nothing to change: the shift was already so."),
+    "sessions": N_("Their web sessions have ended."),
 }
 
 
@@ -43,6 +47,14 @@ DONE = {
 class Issued:
     name: str
     code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IssuedPassword:
+    name: str
+    username: str
+    password: str
     expires_at: datetime
 
 
@@ -71,6 +83,7 @@ async def _page(
     status: int = 200,
     error: str | None = None,
     issued: Issued | None = None,
+    issued_password: IssuedPassword | None = None,
     form: MultiDictProxy[Any] | None = None,
 ) -> web.StreamResponse:
     actor = current_of(request).staff
@@ -90,6 +103,7 @@ async def _page(
             "me": actor.id,
             "error": error,
             "issued": issued,
+            "issued_password": issued_password,
             "done": done,
             "form": form or {},
         },
@@ -125,12 +139,21 @@ async def add(request: web.Request) -> web.StreamResponse:
             unit_id=int(unit),
             role=_role(form),
             phone=_text(form, "phone").strip() or None,
+            username=_text(form, "username").strip() or None,
         )
     except CommunepolError as err:
         return await _refused(request, err, form)
-    # Shown on this answer only: the code is stored as a keyed hash.
+    # Shown on this answer only: the code is stored as a keyed hash, the password as argon2.
     issued = Issued(enrolment.staff.full_name, enrolment.link_code, enrolment.link_code_expires_at)
-    return await _page(request, issued=issued)
+    password = None
+    if enrolment.initial_password and enrolment.password_expires_at:
+        password = IssuedPassword(
+            enrolment.staff.full_name,
+            enrolment.staff.username or "",
+            enrolment.initial_password,
+            enrolment.password_expires_at,
+        )
+    return await _page(request, issued=issued, issued_password=password)
 
 
 async def change_role(request: web.Request) -> web.StreamResponse:
@@ -164,6 +187,41 @@ async def new_code(request: web.Request) -> web.StreamResponse:
     return await _page(request, issued=Issued(target.full_name, code, expires_at))
 
 
+def _issued_password(initial: roster.InitialPassword) -> IssuedPassword:
+    return IssuedPassword(
+        initial.staff.full_name, initial.username, initial.password, initial.expires_at
+    )
+
+
+async def give_login(request: web.Request) -> web.StreamResponse:
+    actor = current_of(request).staff
+    staff_id = _id(request.match_info["staff"])
+    form = await request.post()
+    try:
+        initial = await roster.give_web_login(actor, staff_id, _text(form, "username"))
+    except CommunepolError as err:
+        return await _refused(request, err)
+    return await _page(request, issued_password=_issued_password(initial))
+
+
+async def reset_password(request: web.Request) -> web.StreamResponse:
+    actor = current_of(request).staff
+    try:
+        initial = await roster.reset_web_password(actor, _id(request.match_info["staff"]))
+    except CommunepolError as err:
+        return await _refused(request, err)
+    return await _page(request, issued_password=_issued_password(initial))
+
+
+async def end_sessions(request: web.Request) -> web.StreamResponse:
+    actor = current_of(request).staff
+    try:
+        await roster.end_sessions(actor, _id(request.match_info["staff"]))
+    except CommunepolError as err:
+        return await _refused(request, err)
+    return redirect("/admin/staff?done=sessions")
+
+
 async def duty_on(request: web.Request) -> web.StreamResponse:
     actor = current_of(request).staff
     started = await duty.start_for(actor, _id(request.match_info["staff"]))
@@ -184,5 +242,12 @@ def setup_roster_routes(admin: web.Application) -> None:
         r"/staff/{staff:\d+}/deactivate", deactivate, name="admin-staff-deactivate"
     )
     admin.router.add_post(r"/staff/{staff:\d+}/code", new_code, name="admin-staff-code")
+    admin.router.add_post(r"/staff/{staff:\d+}/login", give_login, name="admin-staff-login")
+    admin.router.add_post(
+        r"/staff/{staff:\d+}/password", reset_password, name="admin-staff-password"
+    )
+    admin.router.add_post(
+        r"/staff/{staff:\d+}/sessions/end", end_sessions, name="admin-staff-sessions-end"
+    )
     admin.router.add_post(r"/staff/{staff:\d+}/duty/on", duty_on, name="admin-staff-duty-on")
     admin.router.add_post(r"/staff/{staff:\d+}/duty/off", duty_off, name="admin-staff-duty-off")
