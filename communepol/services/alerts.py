@@ -68,6 +68,14 @@ PHOTO_MAX_BYTES = 5 * 1024 * 1024
 TEXT_MAX = 4000
 LIVE = (AlertStatus.ACTIVE,)
 
+# The categories an alert is issued under (the web's form and the API offer these).
+CATEGORIES = (
+    PostCategory.MISSING_PERSON,
+    PostCategory.FRAUD_WARNING,
+    PostCategory.CRIME_WARNING,
+    PostCategory.ANNOUNCEMENT,
+)
+
 _PREFIX = {
     AlertMessageType.ALERT: N_("ALERT"),
     AlertMessageType.UPDATE: N_("UPDATE"),
