@@ -204,12 +204,12 @@ async def create_alert(staff: Staff, data: AlertInput, *, source: str = "web") -
         for page_id in dict.fromkeys(data.pages):
             page = await Page.get_or_none(id=page_id, active=True)
             if page is None:
-                raise NotFound("page not found")
+                raise NotFound("not found")
             await AlertTarget.create(alert=alert, page=page)
         for unit_id in dict.fromkeys(data.units):
             unit = await Unit.get_or_none(id=unit_id, active=True)
             if unit is None:
-                raise NotFound("unit not found")
+                raise NotFound("not found")
             await scope.require_unit(staff, unit)
             await AlertTarget.create(alert=alert, unit=unit, include_subtree=True)
         await _require_targets(staff, await target_pages(alert))
@@ -228,10 +228,10 @@ async def get_alert(staff: Staff, alert_id: int) -> Alert:
     """An alert whose targets are all in ``staff``'s scope; `NotFound` otherwise."""
     alert = await Alert.get_or_none(id=alert_id)
     if alert is None:
-        raise NotFound("alert not found")
+        raise NotFound("not found")
     for page in await target_pages(alert):
         if not await scope.covers(staff, page.unit):
-            raise NotFound("alert not found")
+            raise NotFound("not found")
     return alert
 
 

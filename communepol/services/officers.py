@@ -153,7 +153,7 @@ async def page_in_scope(staff: Staff, page_id: int) -> Page:
     """One active page in ``staff``'s scope; `NotFound` otherwise."""
     page = await Page.get_or_none(id=page_id, active=True).select_related("unit")
     if page is None:
-        raise NotFound("page not found")
+        raise NotFound("not found")
     await scope.require_unit(staff, page.unit)
     return page
 

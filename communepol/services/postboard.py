@@ -76,7 +76,7 @@ async def _pages(staff: Staff, page_id: int | None) -> list[Page]:
         return pages
     chosen = [page for page in pages if page.id == page_id]
     if not chosen:
-        raise NotFound("page not found")
+        raise NotFound("not found")
     return chosen
 
 
@@ -318,7 +318,7 @@ async def save_post(
     async with in_transaction(raw.connection(Post).connection_name):
         if post_id is None:
             if page_id is None:
-                raise NotFound("page not found")
+                raise NotFound("not found")
             post = await posts.create_post(staff, page_id, data, settings, source=source)
         else:
             post = await posts.update_post(

@@ -190,7 +190,7 @@ def _first_run(valid: _Valid | Post, settings: Settings, now: datetime) -> datet
 async def _page_in_scope(staff: Staff, page_id: int) -> Page:
     page = await Page.filter(id=page_id, active=True).select_related("unit").first()
     if page is None:
-        raise NotFound("page not found")
+        raise NotFound("not found")
     await scope.require_unit(staff, page.unit)
     return page
 
@@ -204,7 +204,7 @@ async def get_post(staff: Staff, post_id: int) -> Post:
         .first()
     )
     if post is None:
-        raise NotFound("post not found")
+        raise NotFound("not found")
     await scope.require_unit(staff, post.page.unit)
     return post
 
@@ -509,7 +509,7 @@ async def stop_publication(
     ``post_id`` is given the publication must be that post's (else `NotFound`)."""
     publication = await Publication.filter(id=publication_id).select_related("post").first()
     if publication is None or post_id not in (None, publication.post.id):
-        raise NotFound("publication not found")
+        raise NotFound("not found")
     await get_post(staff, publication.post.id)
     return await halt_publication(publication_id, actor=staff, source=source)
 
