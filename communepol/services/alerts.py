@@ -68,6 +68,14 @@ PHOTO_MAX_BYTES = 5 * 1024 * 1024
 TEXT_MAX = 4000
 LIVE = (AlertStatus.ACTIVE,)
 
+# The categories an alert is issued under (the web's form and the API offer these).
+CATEGORIES = (
+    PostCategory.MISSING_PERSON,
+    PostCategory.FRAUD_WARNING,
+    PostCategory.CRIME_WARNING,
+    PostCategory.ANNOUNCEMENT,
+)
+
 _PREFIX = {
     AlertMessageType.ALERT: N_("ALERT"),
     AlertMessageType.UPDATE: N_("UPDATE"),
@@ -196,12 +204,12 @@ async def create_alert(staff: Staff, data: AlertInput, *, source: str = "web") -
         for page_id in dict.fromkeys(data.pages):
             page = await Page.get_or_none(id=page_id, active=True)
             if page is None:
-                raise NotFound("page not found")
+                raise NotFound("not found")
             await AlertTarget.create(alert=alert, page=page)
         for unit_id in dict.fromkeys(data.units):
             unit = await Unit.get_or_none(id=unit_id, active=True)
             if unit is None:
-                raise NotFound("unit not found")
+                raise NotFound("not found")
             await scope.require_unit(staff, unit)
             await AlertTarget.create(alert=alert, unit=unit, include_subtree=True)
         await _require_targets(staff, await target_pages(alert))
@@ -220,10 +228,10 @@ async def get_alert(staff: Staff, alert_id: int) -> Alert:
     """An alert whose targets are all in ``staff``'s scope; `NotFound` otherwise."""
     alert = await Alert.get_or_none(id=alert_id)
     if alert is None:
-        raise NotFound("alert not found")
+        raise NotFound("not found")
     for page in await target_pages(alert):
         if not await scope.covers(staff, page.unit):
-            raise NotFound("alert not found")
+            raise NotFound("not found")
     return alert
 
 

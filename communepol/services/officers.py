@@ -15,7 +15,7 @@ half-way leaves nothing behind.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tortoise.expressions import Q
@@ -153,7 +153,7 @@ async def page_in_scope(staff: Staff, page_id: int) -> Page:
     """One active page in ``staff``'s scope; `NotFound` otherwise."""
     page = await Page.get_or_none(id=page_id, active=True).select_related("unit")
     if page is None:
-        raise NotFound("page not found")
+        raise NotFound("not found")
     await scope.require_unit(staff, page.unit)
     return page
 
@@ -217,6 +217,27 @@ async def alerts_awaiting_approval(staff: Staff, *, limit: int = LIST_LIMIT) -> 
         .order_by("created_at", "id")
     )
     return await _visible(staff, waiting, limit)
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """What waits for ``staff``'s decision: nothing unless they may approve."""
+
+    approver: bool
+    posts: list[Post]
+    alerts: list[Alert]
+
+
+async def approvals(staff: Staff, *, limit: int = LIST_LIMIT) -> Approvals:
+    """The posts and alerts waiting for ``staff`` (`posts_awaiting_approval`,
+    `alerts_awaiting_approval`); empty for an officer, who approves nothing."""
+    if staff.role not in scope.APPROVER_ROLES:
+        return Approvals(False, [], [])
+    return Approvals(
+        True,
+        await posts_awaiting_approval(staff, limit=limit),
+        await alerts_awaiting_approval(staff, limit=limit),
+    )
 
 
 async def live_alerts(staff: Staff, *, limit: int = LIST_LIMIT) -> list[Alert]:

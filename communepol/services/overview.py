@@ -7,6 +7,7 @@ unit's subtree); a commune outside it is `NotFound`, exactly like one that does 
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,11 +15,13 @@ from tortoise.expressions import Q
 
 from communepol.clock import utcnow
 from communepol.db.models import (
+    OPEN_TIP_STATUSES,
     Follow,
     FollowStatus,
     Household,
     Publication,
     Staff,
+    Tip,
     Unit,
     UnitLevel,
 )
@@ -101,6 +104,11 @@ class Dashboard:
     communes_with_households: int
     since: datetime
     overdue_bars: list[Bar] = field(default_factory=list)
+    # Over every tip received since ``since`` in the unit's communes (None: none answered).
+    median_first_response_minutes: float | None = None
+    median_resolution_minutes: float | None = None
+    followers_gained: int = 0  # follows that began since ``since`` (kept or stopped since)
+    followers_lost: int = 0  # follows stopped since ``since``
 
 
 def _scaled(bars: list[Bar]) -> list[Bar]:
@@ -110,33 +118,73 @@ def _scaled(bars: list[Bar]) -> list[Bar]:
     return bars
 
 
-async def dashboard(staff: Staff, *, now: datetime | None = None, bars: int = 12) -> Dashboard:
-    """The figures of ``staff``'s unit: open and overdue tips (those they can see, routed ones
-    included), tips received and answered in the last 30 days with each commune's median
-    minutes to the first response, active follows of the unit's pages, publications of the
-    last 30 days, and household coverage summed over the communes that registered
-    households."""
+async def _communes_of(unit: Unit) -> list[Unit]:
+    """``unit`` itself when it is a commune, else the communes below it, by name."""
+    if unit.level is UnitLevel.COMMUNE:
+        return [unit]
+    return list(await Unit.filter(subtree_q(unit), level=UnitLevel.COMMUNE).order_by("name", "id"))
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+async def dashboard(
+    staff: Staff, unit_id: int | None = None, *, now: datetime | None = None, bars: int = 12
+) -> Dashboard:
+    """The figures of a unit in ``staff``'s scope (by default their own): open and overdue
+    tips (the unit's subtree's and those routed to it), tips received and answered in the last
+    30 days with each commune's median minutes to the first response and the medians over all
+    of them to the first response and to resolution, active follows of the unit's pages and
+    how they changed in those 30 days, publications of the last 30 days, and household
+    coverage summed over the communes that registered households. Another unit is
+    `NotFound`."""
     now = now or utcnow()
     since = now - RECENT
     unit = await own_unit(staff)
-    counts = await tips.count_tips(staff)
-    times = await sla.response_times(staff, since=since, now=now)
+    if unit_id is not None and unit_id != unit.id:
+        chosen = await Unit.get_or_none(id=unit_id)
+        if chosen is None:
+            raise NotFound("not found")
+        await scope.require_unit(staff, chosen)
+        unit = chosen
+    base = Tip.filter(await tips.unit_scope_q(unit), status__in=OPEN_TIP_STATUSES)
+    late = Q(first_response_at__isnull=True, first_response_due_at__lte=now) | Q(
+        resolution_due_at__lte=now
+    )  # as `tips.count_tips` counts them
+    times = await sla.response_times_for_unit(unit, since=since, now=now)
     answered = [row for row in times if row.median_minutes is not None]
     slowest = sorted(answered, key=lambda row: (-(row.median_minutes or 0), row.unit_name))
     overdue = sorted(
         (row for row in times if row.overdue), key=lambda row: (-row.overdue, row.unit_name)
     )
+    communes = await _communes_of(unit)
+    first_waits: list[float] = []
+    resolutions: list[float] = []
+    for created, first, resolved in await Tip.filter(
+        unit_id__in=[c.id for c in communes], created_at__gte=since
+    ).values_list("created_at", "first_response_at", "resolved_at"):
+        if first is not None:
+            first_waits.append((first - created).total_seconds() / 60)
+        if resolved is not None:
+            resolutions.append((resolved - created).total_seconds() / 60)
     prefix = subtree_prefix(unit)
-    follows = Follow.filter(
-        Q(page__unit_id=unit.id) | Q(page__unit__path__startswith=prefix),
-        status=FollowStatus.ACTIVE,
+    pages = Q(page__unit_id=unit.id) | Q(page__unit__path__startswith=prefix)
+    follows = Follow.filter(pages, status=FollowStatus.ACTIVE)
+    gained = Follow.filter(
+        pages,
+        status__in=(FollowStatus.ACTIVE, FollowStatus.STOPPED),
+        followed_at__gte=since,
+        followed_at__lte=now,
+    )
+    lost = Follow.filter(
+        pages, status=FollowStatus.STOPPED, stopped_at__gte=since, stopped_at__lte=now
     )
     published = Publication.filter(
         Q(post__page__unit_id=unit.id) | Q(post__page__unit__path__startswith=prefix),
         occurrence_at__gte=since,
         occurrence_at__lte=now,
     )
-    communes = await communes_for(staff)
     with_households = set(
         await Household.filter(hamlet__parent_id__in=[c.id for c in communes])
         .distinct()
@@ -153,8 +201,8 @@ async def dashboard(staff: Staff, *, now: datetime | None = None, bars: int = 12
         total.confirmed += figures.confirmed
     return Dashboard(
         unit=unit,
-        open_tips=counts["open"],
-        overdue_tips=counts["overdue"],
+        open_tips=await base.count(),
+        overdue_tips=await base.filter(late).count(),
         received=sum(row.received for row in times),
         answered=sum(row.answered for row in times),
         response_bars=_scaled(
@@ -166,4 +214,8 @@ async def dashboard(staff: Staff, *, now: datetime | None = None, bars: int = 12
         communes_with_households=len(with_households),
         since=since,
         overdue_bars=_scaled([Bar(row.unit_name, row.overdue) for row in overdue[:bars]]),
+        median_first_response_minutes=_median(first_waits),
+        median_resolution_minutes=_median(resolutions),
+        followers_gained=await gained.count(),
+        followers_lost=await lost.count(),
     )

@@ -32,7 +32,7 @@ from communepol.db.models import (
     Staff,
     Unit,
 )
-from communepol.errors import NotFound
+from communepol.errors import NotFound, ValidationError
 from communepol.schedule import next_occurrence
 from communepol.services import alerts, officers, overview, posts
 from communepol.services.pages import pick_translation
@@ -76,7 +76,7 @@ async def _pages(staff: Staff, page_id: int | None) -> list[Page]:
         return pages
     chosen = [page for page in pages if page.id == page_id]
     if not chosen:
-        raise NotFound("page not found")
+        raise NotFound("not found")
     return chosen
 
 
@@ -86,6 +86,7 @@ async def list_posts(
     page_id: int | None = None,
     status: PostStatus | None = None,
     limit: int = LIST_LIMIT,
+    offset: int = 0,
 ) -> list[PostRow]:
     """The posts (not alerts' posts) on the pages in ``staff``'s scope — or on one of them —
     newest first. `NotFound` for a page outside the scope."""
@@ -93,7 +94,12 @@ async def list_posts(
     query = Post.filter(page_id__in=list(pages), alert_id=None)
     if status is not None:
         query = query.filter(status=status)
-    found = await query.order_by("-created_at", "-id").limit(limit).prefetch_related("translations")
+    found = (
+        await query.order_by("-created_at", "-id")
+        .offset(offset)
+        .limit(limit)
+        .prefetch_related("translations")
+    )
     rows = []
     for post in found:
         page = pages[post.page_id]  # type: ignore[attr-defined]
@@ -111,6 +117,60 @@ async def list_posts(
             )
         )
     return rows
+
+
+PAGE_MAX = 100
+
+
+@dataclass(frozen=True)
+class PostPage:
+    items: list[PostRow]
+    next_offset: int | None  # None: this was the last page
+
+
+async def posts_page(
+    staff: Staff,
+    *,
+    page_id: int | None = None,
+    status: PostStatus | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> PostPage:
+    """One page of `list_posts` (the same posts, the same order), and where the next begins."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise ValidationError(f"limit is 1 to {PAGE_MAX}", field="limit")
+    if offset < 0:
+        raise ValidationError("offset is 0 or more", field="offset")
+    rows = await list_posts(staff, page_id=page_id, status=status, limit=limit + 1, offset=offset)
+    more = len(rows) > limit
+    return PostPage(rows[:limit], offset + limit if more else None)
+
+
+@dataclass(frozen=True)
+class PostDetails:
+    """One post as its page shows it: its title in the page's language, each publication's
+    delivery figures, and what may still be done to it."""
+
+    post: Post
+    title: str
+    stats: list[posts.PublicationStats]
+    editable: bool  # an alert's post changes through its alert
+    cancellable: bool
+
+
+async def post_details(staff: Staff, post_id: int) -> PostDetails:
+    """A post in ``staff``'s scope with its figures; `NotFound` otherwise."""
+    post = await posts.get_post(staff, post_id)
+    await post.fetch_related("author", "approved_by")
+    stats = await posts.publication_stats(staff, post_id)
+    of_alert = post.alert_id is not None  # type: ignore[attr-defined]
+    return PostDetails(
+        post=post,
+        title=_title(post, post.page),
+        stats=stats,
+        editable=post.status in posts.EDITABLE and not of_alert,
+        cancellable=post.status in posts.CANCELLABLE and not of_alert,
+    )
 
 
 @dataclass(frozen=True)
@@ -258,7 +318,7 @@ async def save_post(
     async with in_transaction(raw.connection(Post).connection_name):
         if post_id is None:
             if page_id is None:
-                raise NotFound("page not found")
+                raise NotFound("not found")
             post = await posts.create_post(staff, page_id, data, settings, source=source)
         else:
             post = await posts.update_post(

@@ -89,6 +89,20 @@ class PostInput:
     must_reach_every_household: bool = False
 
 
+def input_of(post: Post) -> PostInput:
+    """A stored post (its translations loaded) as what its author wrote: an edit that changes
+    a few fields starts from this."""
+    return PostInput(
+        category=post.category.value,
+        translations=[Translation(t.locale, t.title, t.body) for t in post.translations],
+        schedule=post.schedule_kind,
+        at=post.next_run_at if post.schedule_kind is ScheduleKind.ONCE else None,
+        cron=post.cron_expression,
+        expires_at=post.expires_at,
+        must_reach_every_household=post.must_reach_every_household,
+    )
+
+
 def _category(value: str) -> PostCategory:
     try:
         return PostCategory(value)
@@ -176,7 +190,7 @@ def _first_run(valid: _Valid | Post, settings: Settings, now: datetime) -> datet
 async def _page_in_scope(staff: Staff, page_id: int) -> Page:
     page = await Page.filter(id=page_id, active=True).select_related("unit").first()
     if page is None:
-        raise NotFound("page not found")
+        raise NotFound("not found")
     await scope.require_unit(staff, page.unit)
     return page
 
@@ -190,7 +204,7 @@ async def get_post(staff: Staff, post_id: int) -> Post:
         .first()
     )
     if post is None:
-        raise NotFound("post not found")
+        raise NotFound("not found")
     await scope.require_unit(staff, post.page.unit)
     return post
 
@@ -488,11 +502,14 @@ async def _stop(publication: Publication, staff: Staff | None) -> int:
     return stopped
 
 
-async def stop_publication(staff: Staff, publication_id: int, *, source: str = "web") -> int:
-    """A staff member stops a broadcast of a post in their scope (`halt_publication`)."""
+async def stop_publication(
+    staff: Staff, publication_id: int, *, post_id: int | None = None, source: str = "web"
+) -> int:
+    """A staff member stops a broadcast of a post in their scope (`halt_publication`); when
+    ``post_id`` is given the publication must be that post's (else `NotFound`)."""
     publication = await Publication.filter(id=publication_id).select_related("post").first()
-    if publication is None:
-        raise NotFound("publication not found")
+    if publication is None or post_id not in (None, publication.post.id):
+        raise NotFound("not found")
     await get_post(staff, publication.post.id)
     return await halt_publication(publication_id, actor=staff, source=source)
 

@@ -9,16 +9,33 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from communepol.db.models import ChannelKind, Household, Role, Staff, Tip, Unit, UnitLevel
-from communepol.services import apitokens
+from communepol.clock import utcnow
+from communepol.db.models import (
+    Alert,
+    ChannelKind,
+    Household,
+    Page,
+    Post,
+    Publication,
+    Role,
+    Staff,
+    Tip,
+    Unit,
+    UnitLevel,
+)
+from communepol.i18n import I18n
+from communepol.services import alerts, apitokens, posts
 from communepol.services.contacts import ContactIdentity, find_or_create_contact
 from communepol.services.tips import TipInput, Tips
+from communepol.settings import Settings
 from tests import pagekit
 
+I18N = I18n.load()
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 # What the anonymous tipster's platform told us: it must never reach an API response.
@@ -48,6 +65,14 @@ class World:
     tip_b: Tip
     household_a: Household
     household_b: Household
+    # Made by `with_posts_and_alerts`, in commune A: a draft, a post waiting for approval, a
+    # published post and its publication, an alert that is out and one waiting.
+    draft_a: Post | None = None
+    waiting_a: Post | None = None
+    published_a: Post | None = None
+    publication_a: Publication | None = None
+    alert_a: Alert | None = None
+    waiting_alert_a: Alert | None = None
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -128,3 +153,35 @@ async def world() -> World:
 
 def ref(tip: Tip) -> str:
     return f"T-{tip.reference}"
+
+
+async def with_posts_and_alerts(w: World, settings: Settings) -> World:
+    """Commune A's posts and alerts, written by officer A through the services the API calls."""
+    page = await Page.get(unit_id=w.a.id)
+    await Page.filter(id=page.id).update(approval_categories=["procedure"])
+
+    def draft(category: str) -> posts.PostInput:
+        text = posts.Translation("vi", "Làm căn cước ở Ea Kar", "Thứ Bảy này, tại trụ sở.")
+        return posts.PostInput(category=category, translations=[text])
+
+    w.draft_a = await posts.create_post(w.officer_a, page.id, draft("announcement"), settings)
+    waiting = await posts.create_post(w.officer_a, page.id, draft("procedure"), settings)
+    w.waiting_a = await posts.submit_post(w.officer_a, waiting.id, settings)
+    published = await posts.create_post(w.officer_a, page.id, draft("announcement"), settings)
+    await posts.submit_post(w.officer_a, published.id, settings)
+    [publication_id] = await posts.Publisher(settings, I18N).publish_due(
+        utcnow() + timedelta(seconds=5)
+    )
+    w.published_a = await Post.get(id=published.id)
+    w.publication_a = await Publication.get(id=publication_id)
+    service = alerts.Alerts(settings, I18N)
+    text = {"category": "missing_person", "headline": "Tìm người: ông Y Bhim ở Ea Sinh"}
+    w.alert_a = await service.send(
+        w.officer_a,
+        (await alerts.create_alert(w.officer_a, alerts.AlertInput(**text, pages=[page.id]))).id,
+    )
+    # Waiting for a second person: it spans A and B, so only D1's supervisor sees it.
+    both = alerts.AlertInput(**text, units=[w.d1.id])
+    created = await alerts.create_alert(w.supervisor_d1, both)
+    w.waiting_alert_a = await service.send(w.supervisor_d1, created.id)
+    return w

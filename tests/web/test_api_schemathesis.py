@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from communepol.app import create_app
 from communepol.settings import Settings
 from communepol.web.api import openapi
-from tests.web.apikit import World, world
+from tests.web.apikit import World, with_posts_and_alerts, world
 
 EXAMPLES = 25
 CHECKS = [not_a_server_error, response_schema_conformance]
@@ -40,6 +40,10 @@ def _aimed(w: World, path: str) -> dict[str, Any]:
         return {"reference": f"T-{w.tip_a_named.reference}"}
     if path.startswith("/hamlets/"):
         return {"id": w.hamlet_a.id}
+    if path.startswith("/posts/") and w.draft_a is not None:
+        return {"id": w.draft_a.id}
+    if path.startswith("/alerts/") and w.alert_a is not None:
+        return {"id": w.alert_a.id}
     if "{id}" in path:
         return {"id": w.a.id}
     return {}
@@ -85,7 +89,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     settings: Settings, aiohttp_server: Any
 ) -> None:
     server: TestServer = await aiohttp_server(create_app(settings, run_workers=False))
-    w = await world()
+    w = await with_posts_and_alerts(await world(), settings)
     base = str(server.make_url("")).rstrip("/")
     ran = await asyncio.to_thread(_fuzz, base, w)
     # Every operation of the document ran (schemathesis leaves out the document's own route).

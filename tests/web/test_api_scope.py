@@ -1,7 +1,9 @@
 """The scope matrix of the REST API (reliability T27): officer of commune A, officer of commune
 B, supervisor of district D1 (A and B), supervisor of district D2 × every endpoint that takes an
-id. In scope: 200. Out of scope: 404 — the same answer as for an object that does not exist —
-and the 404 body carries nothing of the other commune. Lists are filtered on the server."""
+id. In scope: 200 (201 for what is made) — or 403 where the role may see but not do it (an
+officer approving, the issuer approving their own alert). Out of scope: 404 — the same answer
+as for an object that does not exist — and the 404 body carries nothing of the other commune,
+and nothing is written. Lists are filtered on the server."""
 
 from __future__ import annotations
 
@@ -12,17 +14,30 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from communepol.app import create_app
-from communepol.db.models import AuditEvent, Household, Tip, TipEvent, TipMessage
+from communepol.db.models import (
+    Alert,
+    AuditEvent,
+    Delivery,
+    Household,
+    Post,
+    Publication,
+    Tip,
+    TipEvent,
+    TipMessage,
+)
 from communepol.settings import Settings
-from tests.web.apikit import ClientFactory, World, ref, world
+from tests.web.apikit import ClientFactory, World, ref, with_posts_and_alerts, world
 
 WHO = ("officer A", "officer B", "supervisor D1", "supervisor D2")
 
-# endpoint → (method, path of the object in commune A, JSON body, who may see it)
-Request = tuple[str, Callable[[World], str], dict[str, Any] | bytes | None]
+# endpoint → (method, path of the object in commune A, JSON body), and who may see it: a set
+# (200, or 201 for what is added, written or issued) or each one's answer.
+Request = tuple[
+    str, Callable[[World], str], dict[str, Any] | bytes | Callable[[World], dict[str, Any]] | None
+]
 CSV = "thon,chu_ho,so_nguoi,dia_chi\nEa Sinh,Ksor Y Bông,3,Thôn Ea Sinh\n".encode()
 A_SIDE = {"officer A", "supervisor D1"}
-ENDPOINTS: dict[str, tuple[Request, set[str]]] = {
+ENDPOINTS: dict[str, tuple[Request, set[str] | dict[str, int]]] = {
     "coverage of A": (("GET", lambda w: f"/api/v1/units/{w.a.id}/coverage", None), A_SIDE),
     "tips of unit A": (("GET", lambda w: f"/api/v1/tips?unit={w.a.id}", None), A_SIDE),
     "tip of A": (("GET", lambda w: f"/api/v1/tips/{ref(w.tip_a)}", None), A_SIDE),
@@ -54,7 +69,84 @@ ENDPOINTS: dict[str, tuple[Request, set[str]]] = {
     "board of A": (("GET", lambda w: f"/api/v1/board?unit={w.a.id}", None), A_SIDE),
     "board of D1": (("GET", lambda w: f"/api/v1/board?unit={w.d1.id}", None), {"supervisor D1"}),
     "board of D2": (("GET", lambda w: f"/api/v1/board?unit={w.d2.id}", None), {"supervisor D2"}),
+    "posts of A's page": (("GET", lambda w: f"/api/v1/posts?page={_page(w)}", None), A_SIDE),
+    "post of A": (("GET", lambda w: f"/api/v1/posts/{_id(w.draft_a)}", None), A_SIDE),
+    "write a post on A's page": (
+        ("POST", lambda w: "/api/v1/posts", lambda w: _post_body(_page(w))),
+        A_SIDE,
+    ),
+    "edit A's draft": (
+        (
+            "PATCH",
+            lambda w: f"/api/v1/posts/{_id(w.draft_a)}",
+            {"version": 1, "category": "health"},
+        ),
+        A_SIDE,
+    ),
+    "submit A's draft": (("POST", lambda w: f"/api/v1/posts/{_id(w.draft_a)}/submit", {}), A_SIDE),
+    "approve A's waiting post": (
+        ("POST", lambda w: f"/api/v1/posts/{_id(w.waiting_a)}/approve", {}),
+        {"officer A": 403, "supervisor D1": 200},
+    ),
+    "reject A's waiting post": (
+        ("POST", lambda w: f"/api/v1/posts/{_id(w.waiting_a)}/reject", {"reason": "Thiếu giờ."}),
+        {"officer A": 403, "supervisor D1": 200},
+    ),
+    "stop A's publication": (
+        (
+            "POST",
+            lambda w: f"/api/v1/posts/{_id(w.published_a)}/stop",
+            lambda w: {"publication_id": _id(w.publication_a)},
+        ),
+        A_SIDE,
+    ),
+    "issue an alert to A's page": (
+        (
+            "POST",
+            lambda w: "/api/v1/alerts",
+            lambda w: {"category": "fraud_warning", "headline": "Lừa đảo", "pages": [_page(w)]},
+        ),
+        A_SIDE,
+    ),
+    "alert of A": (("GET", lambda w: f"/api/v1/alerts/{_id(w.alert_a)}", None), A_SIDE),
+    "update A's alert": (
+        ("POST", lambda w: f"/api/v1/alerts/{_id(w.alert_a)}/update", {"headline": "Mới"}),
+        A_SIDE,
+    ),
+    "cancel A's alert": (
+        ("POST", lambda w: f"/api/v1/alerts/{_id(w.alert_a)}/cancel", {"note": "Đã tìm thấy."}),
+        A_SIDE,
+    ),
+    "approve the alert over D1 (by its issuer)": (
+        ("POST", lambda w: f"/api/v1/alerts/{_id(w.waiting_alert_a)}/approve", {}),
+        {"supervisor D1": 403},
+    ),
+    "reject the alert over D1 (by its issuer)": (
+        ("POST", lambda w: f"/api/v1/alerts/{_id(w.waiting_alert_a)}/reject", {"reason": "Sai."}),
+        {"supervisor D1": 403},
+    ),
+    "dashboard of A": (("GET", lambda w: f"/api/v1/units/{w.a.id}/dashboard", None), A_SIDE),
+    "dashboard of D1": (
+        ("GET", lambda w: f"/api/v1/units/{w.d1.id}/dashboard", None),
+        {"supervisor D1"},
+    ),
 }
+MADE = ("add", "write", "issue")
+
+
+def _id(thing: Any) -> int:
+    assert thing is not None  # made by with_posts_and_alerts
+    return int(thing.id)
+
+
+def _page(w: World) -> int:
+    return int(w.draft_a.page_id)  # type: ignore[union-attr]
+
+
+def _post_body(page_id: int) -> dict[str, Any]:
+    text = {"locale": "vi", "title": "Thông báo", "body": "Họp dân tối thứ Sáu."}
+    return {"page_id": page_id, "category": "announcement", "translations": [text]}
+
 
 # What of commune A a refusal must not show.
 A_SECRETS: Callable[[World], list[str]] = lambda w: [  # noqa: E731
@@ -78,16 +170,22 @@ async def _changes() -> tuple[Any, ...]:
         await TipEvent.all().count(),
         await AuditEvent.all().count(),
         await Household.all().order_by("id").values_list("id", "hamlet_id", "head_name"),
+        await Post.all().order_by("id").values_list("id", "status", "version", "category"),
+        await Alert.all().order_by("id").values_list("id", "status"),
+        await Publication.all().order_by("id").values_list("id", "status"),
+        await Delivery.all().count(),
     )
 
 
 @pytest.mark.parametrize("who", WHO)
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 async def test_every_endpoint_with_an_id_is_200_in_scope_and_404_outside(
-    client: TestClient[Any, Any], endpoint: str, who: str
+    client: TestClient[Any, Any], settings: Settings, endpoint: str, who: str
 ) -> None:
-    w = await world()
+    w = await with_posts_and_alerts(await world(), settings)
     (method, path, body), allowed = ENDPOINTS[endpoint]
+    if callable(body):
+        body = body(w)
     before = await _changes()
     if isinstance(body, bytes):
         headers = w.auth(who) | {"Content-Type": "text/csv"}
@@ -95,13 +193,16 @@ async def test_every_endpoint_with_an_id_is_200_in_scope_and_404_outside(
     else:
         response = await client.request(method, path(w), json=body, headers=w.auth(who))
     text = await response.text()
-    if who in allowed:
-        assert response.status == (201 if endpoint.startswith("add") else 200), text
+    if isinstance(allowed, set):
+        allowed = {name: 201 if endpoint.startswith(MADE) else 200 for name in allowed}
+    if allowed.get(who, 404) < 300:
+        assert response.status == allowed[who], text
         return
-    assert response.status == 404, text
-    assert await response.json() == {"error": "not found"}
-    for secret in A_SECRETS(w):
-        assert secret not in text
+    assert response.status == allowed.get(who, 404), text
+    if response.status == 404:
+        assert await response.json() == {"error": "not found"}
+        for secret in A_SECRETS(w):
+            assert secret not in text
     assert await _changes() == before  # nothing written, nobody told
 
 
@@ -110,7 +211,15 @@ async def test_the_same_404_for_an_object_that_does_not_exist(
     client: TestClient[Any, Any], who: str
 ) -> None:
     w = await world()
-    for path in ("/api/v1/tips/T-AAAAAA", "/api/v1/board?unit=999999", "/api/v1/tips?unit=999999"):
+    for path in (
+        "/api/v1/tips/T-AAAAAA",
+        "/api/v1/board?unit=999999",
+        "/api/v1/tips?unit=999999",
+        "/api/v1/posts/999999",
+        "/api/v1/posts?page=999999",
+        "/api/v1/alerts/999999",
+        "/api/v1/units/999999/dashboard",
+    ):
         response = await client.get(path, headers=w.auth(who))
         assert response.status == 404, path
         assert await response.json() == {"error": "not found"}
@@ -161,3 +270,38 @@ async def test_the_board_of_a_district_lists_its_communes_only(
     assert rows["Xã Ea Kar"]["received"] == 2 and rows["Xã Ea Păl"]["received"] == 1
     own = await (await client.get("/api/v1/board", headers=w.auth("officer B"))).json()
     assert [row["unit"]["name"] for row in own["communes"]] == ["Xã Ea Păl"]
+
+
+async def test_the_post_alert_and_approval_lists_are_filtered_on_the_server(
+    client: TestClient[Any, Any], settings: Settings
+) -> None:
+    w = await with_posts_and_alerts(await world(), settings)
+
+    async def ids(who: str, path: str, key: str = "items") -> set[int]:
+        response = await client.get(path, headers=w.auth(who))
+        assert response.status == 200
+        return {item["id"] for item in (await response.json())[key]}
+
+    a_posts = {_id(w.draft_a), _id(w.waiting_a), _id(w.published_a)}
+    assert await ids("officer A", "/api/v1/posts") == a_posts
+    assert await ids("supervisor D1", "/api/v1/posts") == a_posts
+    assert await ids("officer B", "/api/v1/posts") == set()
+    assert await ids("supervisor D2", "/api/v1/posts") == set()
+    assert await ids("officer A", "/api/v1/posts?status=draft") == {_id(w.draft_a)}
+    assert await ids("officer A", "/api/v1/alerts") == {_id(w.alert_a)}
+    assert await ids("supervisor D1", "/api/v1/alerts") == {
+        _id(w.alert_a),
+        _id(w.waiting_alert_a),
+    }
+    assert await ids("officer B", "/api/v1/alerts") == set()
+    assert await ids("supervisor D2", "/api/v1/alerts") == set()
+    # The waiting post is for D1's supervisor; the alert over D1 is theirs, so not for them.
+    assert await ids("supervisor D1", "/api/v1/approvals", "posts") == {_id(w.waiting_a)}
+    assert await ids("supervisor D1", "/api/v1/approvals", "alerts") == set()
+    assert await ids("supervisor D2", "/api/v1/approvals", "posts") == set()
+    first = await (await client.get("/api/v1/posts?limit=2", headers=w.auth("officer A"))).json()
+    rest = await (
+        await client.get("/api/v1/posts?limit=2&offset=2", headers=w.auth("officer A"))
+    ).json()
+    assert (len(first["items"]), first["next_offset"], rest["next_offset"]) == (2, 2, None)
+    assert {item["id"] for item in first["items"] + rest["items"]} == a_posts

@@ -16,10 +16,10 @@ from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
 from communepol import keys
-from communepol.db.models import AlertStatus, PostCategory
+from communepol.db.models import AlertStatus
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import N_, POST_CATEGORY_LABELS, _
-from communepol.services import officers, postboard, scope
+from communepol.services import alerts, officers, postboard, scope
 from communepol.services.alerts import PHOTO_MAX_BYTES, AlertInput, Alerts
 from communepol.web.admin.auth import redirect
 from communepol.web.admin.posts import parse_local
@@ -49,12 +49,6 @@ FIELD_MESSAGES = {
     "note": N_("Write what happened (at most 4000 characters)."),
     "reason": N_("Say why it is not sent."),
 }
-ALERT_CATEGORIES = (
-    PostCategory.MISSING_PERSON,
-    PostCategory.FRAUD_WARNING,
-    PostCategory.CRIME_WARNING,
-    PostCategory.ANNOUNCEMENT,
-)
 _TEXT_FIELDS = (
     "category",
     "headline",
@@ -149,7 +143,7 @@ async def _new_page(
         "admin/alerts_new.html",
         {
             "targets": await postboard.alert_targets(staff),
-            "categories": [(c.value, POST_CATEGORY_LABELS[c.value]) for c in ALERT_CATEGORIES],
+            "categories": [(c.value, POST_CATEGORY_LABELS[c.value]) for c in alerts.CATEGORIES],
             "form": form,
             "errors": errors or {},
         },

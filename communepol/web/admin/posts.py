@@ -21,8 +21,7 @@ from communepol import keys
 from communepol.db.models import PostCategory, PostStatus, ScheduleKind
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import N_, POST_CATEGORY_LABELS, POST_STATUS_LABELS, _
-from communepol.services import officers, postboard, posts, scope
-from communepol.services.pages import pick_translation
+from communepol.services import officers, postboard, posts
 from communepol.services.posts import PostInput, Translation
 from communepol.settings import Settings
 from communepol.web.admin.auth import redirect
@@ -333,27 +332,21 @@ async def edit(request: web.Request) -> web.StreamResponse:
 async def _detail(
     request: web.Request, *, message: str | None = None, status: int = 200
 ) -> web.StreamResponse:
-    staff = current_of(request).staff
-    post_id = _id(request.match_info["id"])
-    stats = await posts.publication_stats(staff, post_id)
-    post = await posts.get_post(staff, post_id)
-    translation = pick_translation(
-        post.translations, post.page.default_locale, post.page.default_locale
-    )
+    details = await postboard.post_details(current_of(request).staff, _id(request.match_info["id"]))
     return await render(
         request,
         "admin/posts_detail.html",
         {
-            "post": post,
-            "title": translation.title if translation else "",
-            "stats": stats,
+            "post": details.post,
+            "title": details.title,
+            "stats": details.stats,
             "statuses": POST_STATUS_LABELS,
             "categories": POST_CATEGORY_LABELS,
             "saved": request.query.get("saved") == "1",
             "stopped": request.query.get("stopped"),
             "message": message,
-            "editable": post.status in posts.EDITABLE and post.alert_id is None,  # type: ignore[attr-defined]
-            "cancellable": post.status in posts.CANCELLABLE and post.alert_id is None,  # type: ignore[attr-defined]
+            "editable": details.editable,
+            "cancellable": details.cancellable,
         },
         status=status,
     )
@@ -369,7 +362,7 @@ async def stop(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     publication_id = _id(_text(form, "publication"))
     try:
-        stopped = await posts.stop_publication(staff, publication_id)
+        stopped = await posts.stop_publication(staff, publication_id, post_id=post_id)
     except Conflict:
         message = translate(request, _("This publication is already stopped or done."))
         return await _detail(request, message=message, status=409)
@@ -393,17 +386,14 @@ async def cancel(request: web.Request) -> web.StreamResponse:
 async def _approvals(
     request: web.Request, *, message: str | None = None, status: int = 200
 ) -> web.StreamResponse:
-    staff = current_of(request).staff
-    approver = staff.role in scope.APPROVER_ROLES
-    waiting_posts = await officers.posts_awaiting_approval(staff) if approver else []
-    waiting_alerts = await officers.alerts_awaiting_approval(staff) if approver else []
+    waiting = await officers.approvals(current_of(request).staff)
     return await render(
         request,
         "admin/posts_approvals.html",
         {
-            "approver": approver,
-            "posts": waiting_posts,
-            "alerts": waiting_alerts,
+            "approver": waiting.approver,
+            "posts": waiting.posts,
+            "alerts": waiting.alerts,
             "categories": POST_CATEGORY_LABELS,
             "message": message,
             "done": request.query.get("done", ""),

@@ -36,6 +36,23 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def parse_time(value: str | None, field: str) -> datetime | None:
+    """A time a client sent: ISO 8601 with its offset (``2026-03-02T07:00:00+07:00``), as UTC.
+    A time without an offset is refused, never guessed; None stays None."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError("no offset")
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as err:  # OverflowError: year 1 or 9999 moved to UTC
+        raise ValidationError(
+            f"{field} must be an ISO 8601 time with its offset, e.g. 2026-03-02T07:00:00+07:00",
+            field=field,
+        ) from err
+
+
 def json_response(data: Any, *, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type=JSON, headers=NO_STORE)
 

@@ -14,14 +14,24 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from bots.officer.post import PRESETS
 from communepol.db.models import (
+    AlertMessageType,
+    AlertStatus,
+    DeliveryStatus,
+    PostCategory,
+    PostStatus,
+    PublicationStatus,
     Role,
+    ScheduleKind,
     TipCategory,
     TipMessageDirection,
     TipStatus,
     UnitLevel,
     Urgency,
 )
+from communepol.i18n import SUPPORTED_LOCALES
+from communepol.services import alerts, posts
 from communepol.services.householdgroups import MAX_MEMBERS as MAX_GROUP
 from communepol.services.households import MAX_MEMBERS
 from communepol.services.tips import MAX_TEXT
@@ -67,6 +77,8 @@ def _errors(*statuses: str) -> dict[str, Any]:
         "400": "Malformed request (the body is not JSON).",
         "401": "No valid API token.",
         "404": "Not found, or outside the token owner's scope.",
+        "403": "The token owner may see this but not do it (an officer approving, the issuer "
+        "or author approving their own).",
         "409": "The object changed meanwhile or is already in that state.",
         "413": "The body is too large.",
         "415": "The body is not of the expected media type.",
@@ -137,6 +149,96 @@ EMPTY_BODY = {
         }
     },
 }
+# Posts: times are ISO 8601 with their offset (Vietnam time is +07:00); one without an offset is
+# refused rather than guessed.
+_LOCAL_TIME = {
+    "type": "string",
+    "format": "date-time",
+    "maxLength": 40,
+    "description": "ISO 8601 with an offset, e.g. 2026-03-02T07:00:00+07:00.",
+}
+_LOCAL_TIME_OR_NULL = _LOCAL_TIME | {"type": ["string", "null"]}
+_TRANSLATION = _object(
+    {
+        "locale": {"type": "string", "enum": list(SUPPORTED_LOCALES)},
+        "title": {"type": "string", "minLength": 1, "maxLength": posts.TITLE_MAX},
+        "body": {"type": "string", "minLength": 1, "maxLength": posts.BODY_MAX},
+    }
+)
+_TRANSLATIONS = {
+    "type": "array",
+    "items": _TRANSLATION | {"additionalProperties": False},
+    "minItems": 1,
+    "maxItems": len(SUPPORTED_LOCALES),
+    "description": "One text per language; Vietnamese is the page's own.",
+}
+_SCHEDULE_IN = _object(
+    {
+        "kind": {"type": "string", "enum": [kind.value for kind in ScheduleKind]},
+        "at": _LOCAL_TIME,
+        "preset": {"type": "string", "enum": list(PRESETS)},
+        "cron": {"type": "string", "pattern": r"^[0-9A-Za-z*/,\- ]{1,100}$"},
+    },
+    optional=("at", "preset", "cron"),
+) | {
+    "additionalProperties": False,
+    "description": "now (at the next tick); once (at, required); cron: a preset "
+    + ", ".join(f"{key} ({expression})" for key, (expression, _label) in PRESETS.items())
+    + " or five cron fields, in Vietnam time.",
+}
+_POST_FIELDS: dict[str, Any] = {
+    "category": {"type": "string", "enum": [c.value for c in PostCategory]},
+    "translations": _TRANSLATIONS,
+    "schedule": _SCHEDULE_IN,
+    "expires_at": _LOCAL_TIME_OR_NULL,
+    "must_reach_every_household": {"type": "boolean"},
+}
+POST_BODY = _body(
+    {"page_id": _ID, **_POST_FIELDS},
+    optional=("schedule", "expires_at", "must_reach_every_household"),
+)
+POST_PATCH_BODY = _body(
+    {
+        "version": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 2**31 - 1,
+            "description": "The version read; if the post changed since, 409.",
+        },
+        **_POST_FIELDS,
+    },
+    optional=tuple(_POST_FIELDS),
+)
+REASON_BODY = _body({"reason": {"type": "string", "minLength": 1, "maxLength": 500}})
+STOP_BODY = _body({"publication_id": _ID})
+_ALERT_TEXT: dict[str, Any] = {
+    "headline": {"type": "string", "minLength": 1, "maxLength": alerts.HEADLINE_MAX},
+    "description": {"type": "string", "maxLength": alerts.TEXT_MAX},
+    "instruction": {"type": "string", "maxLength": alerts.TEXT_MAX},
+    "subject_name": {"type": ["string", "null"], "maxLength": 200},
+    "subject_description": {"type": ["string", "null"], "maxLength": alerts.TEXT_MAX},
+    "last_seen_place": {"type": ["string", "null"], "maxLength": 300},
+    "last_seen_at": _LOCAL_TIME_OR_NULL,
+    "contact_phone": {"type": ["string", "null"], "maxLength": 20},
+    "expires_at": _LOCAL_TIME_OR_NULL,
+}
+_ALERT_OPTIONAL = tuple(name for name in _ALERT_TEXT if name != "headline")
+ALERT_BODY = _body(
+    {
+        "category": {"type": "string", "enum": [c.value for c in alerts.CATEGORIES]},
+        **_ALERT_TEXT,
+        "pages": {"type": "array", "items": _ID, "maxItems": 200, "description": "Page ids."},
+        "units": {
+            "type": "array",
+            "items": _ID,
+            "maxItems": 200,
+            "description": "Unit ids: every page of the unit and below it.",
+        },
+    },
+    optional=(*_ALERT_OPTIONAL, "pages", "units"),
+)
+ALERT_UPDATE_BODY = _body(_ALERT_TEXT, optional=_ALERT_OPTIONAL)
+CANCEL_BODY = _body({"note": {"type": "string", "maxLength": alerts.TEXT_MAX}}, optional=("note",))
 CSV_BODY = {
     "required": True,
     "content": {"text/csv": {"schema": {"type": "string", "maxLength": 1024 * 1024}}},
@@ -244,6 +346,140 @@ _BOARD_ROW = _object(
 )
 
 
+_SCHEDULE = _object(
+    {
+        "kind": {"type": "string", "enum": [kind.value for kind in ScheduleKind]},
+        "at": _TIME_OR_NULL,
+        "cron": _STR_OR_NULL,
+    }
+)
+_POST_SUMMARY = _object(
+    {
+        "id": _ID,
+        "page": _ref("PageRef"),
+        "category": {"type": "string", "enum": [c.value for c in PostCategory]},
+        "status": {"type": "string", "enum": [s.value for s in PostStatus]},
+        "title": {"type": "string"},
+        "schedule": _ref("Schedule"),
+        "next_run_at": _TIME_OR_NULL,
+        "published_at": _TIME_OR_NULL,
+    }
+)
+_PUBLICATION = _object(
+    {
+        "id": _ID,
+        "status": {"type": "string", "enum": [s.value for s in PublicationStatus]},
+        "occurrence_at": _TIME,
+        "recipients": {"type": "integer"},
+        "deliveries": _object({s.value: {"type": "integer"} for s in DeliveryStatus}),
+        "read": {"type": "integer"},
+    }
+)
+_POST = {
+    "allOf": [
+        _ref("PostSummary"),
+        _object(
+            {
+                "version": {"type": "integer"},
+                "translations": {"type": "array", "items": _TRANSLATION},
+                "expires_at": _TIME_OR_NULL,
+                "must_reach_every_household": {"type": "boolean"},
+                "author": _STR_OR_NULL,
+                "approval": _object(
+                    {
+                        "approved_by": _STR_OR_NULL,
+                        "approved_at": _TIME_OR_NULL,
+                    }
+                ),
+                "alert_id": {"type": ["integer", "null"]},
+                "attachments": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "id": _ID,
+                            "filename": {"type": "string"},
+                            "content_type": {"type": "string"},
+                            "size_bytes": {"type": "integer"},
+                        }
+                    ),
+                },
+                "editable": {"type": "boolean"},
+                "cancellable": {"type": "boolean"},
+                "publications": {"type": "array", "items": _ref("Publication")},
+                "created_at": _TIME,
+                "updated_at": _TIME,
+            }
+        ),
+    ]
+}
+_ALERT = _object(
+    {
+        "id": _ID,
+        "identifier": {"type": "string"},
+        "msg_type": {"type": "string", "enum": [t.value for t in AlertMessageType]},
+        "status": {"type": "string", "enum": [s.value for s in AlertStatus]},
+        "category": {"type": "string"},
+        "headline": {"type": "string"},
+        "description": {"type": "string"},
+        "instruction": {"type": "string"},
+        "subject_name": _STR_OR_NULL,
+        "subject_description": _STR_OR_NULL,
+        "last_seen_place": _STR_OR_NULL,
+        "last_seen_at": _TIME_OR_NULL,
+        "contact_phone": _STR_OR_NULL,
+        "has_photo": {"type": "boolean"},
+        "created_by": _STR_OR_NULL,
+        "approved_by": _STR_OR_NULL,
+        "approved_at": _TIME_OR_NULL,
+        "sent_at": _TIME_OR_NULL,
+        "expires_at": _TIME_OR_NULL,
+        "created_at": _TIME,
+        "cap_url": {"type": "string"},
+    }
+)
+_ALERT_DETAILS = {
+    "allOf": [
+        _ref("Alert"),
+        _object(
+            {
+                "two_person": {"type": "boolean"},
+                "pages": {"type": "array", "items": _ref("PageRef")},
+                "messages": {
+                    "type": "array",
+                    "items": {
+                        "allOf": [
+                            _ref("Alert"),
+                            _object({"recipients": {"type": "integer"}}),
+                        ]
+                    },
+                },
+            }
+        ),
+    ]
+}
+_BAR = _object({"name": {"type": "string"}, "value": {"type": "number"}})
+_DASHBOARD = _object(
+    {
+        "unit": _ref("Unit"),
+        "since": _TIME,
+        "open_tips": {"type": "integer"},
+        "overdue_tips": {"type": "integer"},
+        "received": {"type": "integer"},
+        "answered": {"type": "integer"},
+        "median_first_response_minutes": {"type": ["number", "null"]},
+        "median_resolution_minutes": {"type": ["number", "null"]},
+        "first_response_by_commune": {"type": "array", "items": _BAR},
+        "overdue_by_commune": {"type": "array", "items": _BAR},
+        "followers": {"type": "integer"},
+        "followers_gained": {"type": "integer"},
+        "followers_lost": {"type": "integer"},
+        "published": {"type": "integer"},
+        "coverage": _ref("Figures"),
+        "communes_with_households": {"type": "integer"},
+    }
+)
+
+
 def _page(item: str) -> dict[str, Any]:
     return _object(
         {
@@ -308,6 +544,24 @@ SCHEMAS: dict[str, Any] = {
     "Message": _MESSAGE,
     "Tip": _TIP,
     "ReplyResult": _object({"reached": {"type": "boolean"}, "tip": _ref("Tip")}),
+    "PageRef": _object({"id": _ID, "title": {"type": "string"}}),
+    "Schedule": _SCHEDULE,
+    "PostSummary": _POST_SUMMARY,
+    "PostPage": _page("PostSummary"),
+    "Publication": _PUBLICATION,
+    "Post": _POST,
+    "StopResult": _object({"stopped": {"type": "integer"}, "post": _ref("Post")}),
+    "Approvals": _object(
+        {
+            "approver": {"type": "boolean"},
+            "posts": {"type": "array", "items": _ref("PostSummary")},
+            "alerts": {"type": "array", "items": _ref("Alert")},
+        }
+    ),
+    "Alert": _ALERT,
+    "AlertList": _object({"items": {"type": "array", "items": _ref("Alert")}}),
+    "AlertDetails": _ALERT_DETAILS,
+    "Dashboard": _DASHBOARD,
     "Board": _object(
         {
             "unit": _ref("Unit"),
@@ -537,6 +791,176 @@ PATHS: dict[str, Any] = {
             "responses": _ok("Board", "The board.") | _errors("404", "422"),
         }
     },
+    "/posts": {
+        "get": {
+            "operationId": "listPosts",
+            "summary": "Posts (not alerts' posts) on the pages in the token owner's scope, newest "
+            "first.",
+            "parameters": [
+                _query("page", _ID, "Only this page's posts."),
+                _query(
+                    "status", {"type": "string", "enum": [s.value for s in PostStatus]}, "A status."
+                ),
+                LIMIT,
+                OFFSET,
+            ],
+            "responses": _ok("PostPage", "A page of posts.") | _errors("404", "422"),
+        },
+        "post": {
+            "operationId": "createPost",
+            "summary": "A draft on a page in scope: its category, texts, schedule and expiry. "
+            "Submit it to send it on its way.",
+            "requestBody": POST_BODY,
+            "responses": _ok("Post", "The draft.", "201")
+            | _errors("400", "404", "413", "415", "422"),
+        },
+    },
+    "/posts/{id}": {
+        "get": {
+            "operationId": "getPost",
+            "summary": "A post: texts, schedule, approval and each publication's delivery figures.",
+            "parameters": [_path_id("id", "The post's id.")],
+            "responses": _ok("Post", "The post.") | _errors("404", "422"),
+        },
+        "patch": {
+            "operationId": "editPost",
+            "summary": "Change a post that is not published yet, at the version read; fields left "
+            "out keep their value. An approved post goes back for approval.",
+            "parameters": [_path_id("id", "The post's id.")],
+            "requestBody": POST_PATCH_BODY,
+            "responses": _ok("Post", "The post now.")
+            | _errors("400", "404", "409", "413", "415", "422"),
+        },
+    },
+    "/posts/{id}/submit": {
+        "post": {
+            "operationId": "submitPost",
+            "summary": "Send a draft on its way: to the approval queue when its page requires "
+            "approval for its category, else to the schedule.",
+            "parameters": [_path_id("id", "The post's id.")],
+            "requestBody": EMPTY_BODY,
+            "responses": _ok("Post", "The post now.")
+            | _errors("400", "404", "409", "413", "415", "422"),
+        }
+    },
+    "/posts/{id}/approve": {
+        "post": {
+            "operationId": "approvePost",
+            "summary": "A supervisor or admin (not the author) approves a post waiting for "
+            "approval: it is scheduled.",
+            "parameters": [_path_id("id", "The post's id.")],
+            "requestBody": EMPTY_BODY,
+            "responses": _ok("Post", "The post now.")
+            | _errors("400", "403", "404", "409", "413", "415", "422"),
+        }
+    },
+    "/posts/{id}/reject": {
+        "post": {
+            "operationId": "rejectPost",
+            "summary": "A supervisor or admin sends a post waiting for approval back to its "
+            "author as a draft, with the reason.",
+            "parameters": [_path_id("id", "The post's id.")],
+            "requestBody": REASON_BODY,
+            "responses": _ok("Post", "The post now.")
+            | _errors("400", "403", "404", "409", "413", "415", "422"),
+        }
+    },
+    "/posts/{id}/stop": {
+        "post": {
+            "operationId": "stopPost",
+            "summary": "Stop one of the post's publications mid-way: what is not sent yet is "
+            "cancelled.",
+            "parameters": [_path_id("id", "The post's id.")],
+            "requestBody": STOP_BODY,
+            "responses": _ok("StopResult", "How many deliveries were cancelled, and the post.")
+            | _errors("400", "404", "409", "413", "415", "422"),
+        }
+    },
+    "/approvals": {
+        "get": {
+            "operationId": "listApprovals",
+            "summary": "The posts and alerts waiting for the token owner's approval, oldest "
+            "first (none for an officer).",
+            "responses": _ok("Approvals", "What waits.") | _errors("422"),
+        }
+    },
+    "/alerts": {
+        "get": {
+            "operationId": "listAlerts",
+            "summary": "The latest alerts whose every target is in the token owner's scope, "
+            "newest first.",
+            "responses": _ok("AlertList", "The alerts.") | _errors("422"),
+        },
+        "post": {
+            "operationId": "issueAlert",
+            "summary": "Issue an alert to pages and unit subtrees in scope: out at once for one "
+            "commune, waiting for a second person (a supervisor or admin) for several. A photo "
+            "is added in the admin web.",
+            "requestBody": ALERT_BODY,
+            "responses": _ok("Alert", "The alert.", "201")
+            | _errors("400", "404", "413", "415", "422"),
+        },
+    },
+    "/alerts/{id}": {
+        "get": {
+            "operationId": "getAlert",
+            "summary": "An alert, its pages and every message of it (the alert, its updates, its "
+            "end) with its recipients.",
+            "parameters": [_path_id("id", "The id of any message of the alert.")],
+            "responses": _ok("AlertDetails", "The alert.") | _errors("404", "422"),
+        }
+    },
+    "/alerts/{id}/approve": {
+        "post": {
+            "operationId": "approveAlert",
+            "summary": "The second person (a supervisor or admin, not the issuer) approves an "
+            "alert waiting for them: it goes out.",
+            "parameters": [_path_id("id", "The alert's id.")],
+            "requestBody": EMPTY_BODY,
+            "responses": _ok("Alert", "The alert now.")
+            | _errors("400", "403", "404", "409", "413", "415", "422"),
+        }
+    },
+    "/alerts/{id}/reject": {
+        "post": {
+            "operationId": "rejectAlert",
+            "summary": "The second person refuses an alert waiting for them: it never goes out, "
+            "and the issuer is told why.",
+            "parameters": [_path_id("id", "The alert's id.")],
+            "requestBody": REASON_BODY,
+            "responses": _ok("Alert", "The alert now.")
+            | _errors("400", "403", "404", "409", "413", "415", "422"),
+        }
+    },
+    "/alerts/{id}/update": {
+        "post": {
+            "operationId": "updateAlert",
+            "summary": "A new text for an alert that is out, to exactly its recipients.",
+            "parameters": [_path_id("id", "The alert's id.")],
+            "requestBody": ALERT_UPDATE_BODY,
+            "responses": _ok("Alert", "The update message.")
+            | _errors("400", "404", "409", "413", "415", "422"),
+        }
+    },
+    "/alerts/{id}/cancel": {
+        "post": {
+            "operationId": "cancelAlert",
+            "summary": "End an alert (found, no longer needed): an end message to exactly its "
+            "recipients; what is still queued of it is withdrawn.",
+            "parameters": [_path_id("id", "The alert's id.")],
+            "requestBody": CANCEL_BODY,
+            "responses": _ok("Alert", "The end message.")
+            | _errors("400", "404", "409", "413", "415", "422"),
+        }
+    },
+    "/units/{id}/dashboard": {
+        "get": {
+            "operationId": "getDashboard",
+            "summary": "The admin web's dashboard figures of a unit in scope (the last 30 days).",
+            "parameters": [_path_id("id", "The unit's id.")],
+            "responses": _ok("Dashboard", "The figures.") | _errors("404", "422"),
+        }
+    },
 }
 
 
@@ -548,10 +972,13 @@ def document() -> dict[str, Any]:
             "info": {
                 "title": "communepol REST API",
                 "version": "1",
-                "description": "Tips, households, coverage and response times for police staff, "
-                "with a personal API token (`communepol tokens create`). Every object outside the "
-                "token owner's scope is 404, like one that does not exist. Errors are "
-                '`{"error": "…"}` (with `field` on 422). Times are ISO 8601 in UTC.',
+                "description": "Tips, households, coverage, response times, posts, alerts and "
+                "the unit dashboard for police staff, with a personal API token (`communepol "
+                "tokens create`). Every object outside the token owner's scope is 404, like one "
+                'that does not exist. Errors are `{"error": "…"}` (with `field` on 422). Times '
+                "are answered in ISO 8601 in UTC; times sent (a post's schedule, an alert's "
+                "last seen) carry their offset, e.g. +07:00 for Vietnam time. Attachments of "
+                "posts and photos of alerts are added in the admin web, not through this API.",
             },
             "servers": [{"url": PREFIX}],
             "security": [{"bearerAuth": []}],
