@@ -172,6 +172,76 @@ async def test_a_weekly_preset_shows_its_coming_occurrences_in_the_month(
     assert f'data-publication="{publication.id}"' in _day(html, "2026-03-09")
 
 
+async def test_the_calendar_shows_planned_drafts_and_posts_awaiting_approval_by_a_word(
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
+) -> None:
+    people = places.scene
+    browser = await signed_in(client, people.officer_a, clock, {})
+    new = f"/admin/posts/new?page={places.page_a.id}"
+    planned = {
+        "Họp dân buôn Ea Sinh": ("draft", "once", "2026-03-05T08:00", "announcement"),
+        "Chưa chọn giờ": ("draft", "now", "", "announcement"),
+        "Cảnh báo trộm bò": ("submit", "once", "2026-03-06T19:30", "crime_warning"),
+        "Lịch tiếp dân": ("submit", "once", "2026-03-07T07:00", "announcement"),
+    }
+    for title, (action, kind, at, category) in planned.items():
+        token = await browser.csrf(new)
+        typed = _form(token, title_vi=title, action=action, schedule=kind, at=at, category=category)
+        assert (await browser.post(new, typed)).status == 303, title
+    post_of = {
+        translation.title: await Post.get(id=translation.post_id)  # type: ignore[attr-defined]
+        for translation in await PostTranslation.all()
+    }
+    assert post_of["Cảnh báo trộm bò"].status is PostStatus.PENDING_APPROVAL  # the page's rule
+    # Another commune's draft with a time, on the same days.
+    elsewhere = await posts.create_post(
+        people.officer_b,
+        places.page_b.id,
+        PostInput(
+            "announcement",
+            [Translation("vi", "Bản nháp xã Cư Huê", "Nội dung")],
+            schedule=ScheduleKind.ONCE,
+            at=datetime(2026, 3, 5, 1, 0, tzinfo=UTC),
+        ),
+        settings,
+    )
+
+    html = await (await browser.get("/admin/posts/calendar?month=2026-03&lang=en")).text()
+    draft, waiting = post_of["Họp dân buôn Ea Sinh"], post_of["Cảnh báo trộm bò"]
+    assert _days_with(html, f'data-post="{draft.id}"') == ["2026-03-05"]
+    assert (
+        f'<a class="due draft" href="/admin/posts/{draft.id}/edit" data-post="{draft.id}"'
+        f' title="Họp dân buôn Ea Sinh"><span class="state">Draft</span> 08:00 Họp dân buôn'
+        " Ea Sinh</a>" in unescape(_day(html, "2026-03-05"))
+    )
+    assert _days_with(html, f'data-post="{waiting.id}"') == ["2026-03-06"]
+    assert (
+        f'href="/admin/posts/{waiting.id}/edit" data-post="{waiting.id}" title="Cảnh báo trộm bò">'
+        '<span class="state">Pending approval</span> 19:30 Cảnh báo trộm bò</a>'
+        in unescape(_day(html, "2026-03-06"))
+    )
+    # A scheduled post keeps its plain entry, to its own page; no word on it.
+    scheduled = post_of["Lịch tiếp dân"]
+    assert (
+        f'href="/admin/posts/{scheduled.id}" data-post="{scheduled.id}" title="Lịch tiếp dân">'
+        "07:00 Lịch tiếp dân</a>" in unescape(_day(html, "2026-03-07"))
+    )
+    # No time, no day; and nothing of the other commune.
+    assert f'data-post="{post_of["Chưa chọn giờ"].id}"' not in html
+    assert "Chưa chọn giờ" not in unescape(html)
+    assert f'data-post="{elsewhere.id}"' not in html and "Cư Huê" not in unescape(html)
+    assert html.count('<span class="state">') == 2
+    # In Vietnamese the word is translated, like every other label.
+    vietnamese = await (await browser.get("/admin/posts/calendar?month=2026-03&lang=vi")).text()
+    draft_word = I18N.gettext("vi", "Draft")
+    assert f'<span class="state">{draft_word}</span>' in unescape(vietnamese)
+    # Its supervisor sees both; the other district's sees neither.
+    other = await signed_in(client, people.supervisor_2, clock, {})
+    theirs = await (await other.get("/admin/posts/calendar?month=2026-03")).text()
+    assert f'data-post="{draft.id}"' not in theirs and f'data-post="{waiting.id}"' not in theirs
+    assert f'data-post="{elsewhere.id}"' in theirs
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
