@@ -1,6 +1,7 @@
 """Posts and alerts as the admin web shows them: the list of a staff member's posts, a month's
-calendar (what is scheduled — once posts and the coming occurrences of recurring ones — and
-what went out each day, in the people's timezone), a post saved with its attachment as one
+calendar (what is scheduled — once posts and the coming occurrences of recurring ones —,
+what is still a draft or awaits approval but has a planned time, and what went out each day,
+in the people's timezone), a post saved with its attachment as one
 change, and the alerts in scope with the messages that followed them.
 
 Every read is bounded by the staff member's scope (`officers.pages_in_scope`, `alerts.get_alert`);
@@ -43,7 +44,9 @@ LIST_LIMIT = 200
 ALERT_LIMIT = 50
 ALERT_CANDIDATES = 300
 OCCURRENCES_MAX = 62  # per recurring post and month: twice a day at most is shown
-ON_CALENDAR = (PostStatus.SCHEDULED, PostStatus.PENDING_APPROVAL)
+ON_CALENDAR = (PostStatus.SCHEDULED, PostStatus.PENDING_APPROVAL, PostStatus.DRAFT)
+# Not on its way yet: shown with its status as a word, linking to the editor.
+PLANNED = frozenset({PostStatus.DRAFT, PostStatus.PENDING_APPROVAL})
 
 
 def current_month(settings: Settings) -> tuple[int, int]:
@@ -185,6 +188,11 @@ class Entry:
     recurring: bool = False
     publication_id: int | None = None  # what went out
 
+    @property
+    def planned(self) -> bool:
+        """A draft or a post awaiting approval: its time is planned, not yet scheduled."""
+        return self.status in PLANNED
+
 
 @dataclass
 class Day:
@@ -231,7 +239,9 @@ async def month_calendar(
 ) -> Month:
     """The month ``year``-``month`` in the people's timezone, Monday first: each day's
     scheduled occurrences (once posts at their time; the occurrences of recurring posts still
-    to come) and its publications, on the pages in ``staff``'s scope."""
+    to come) and its publications, on the pages in ``staff``'s scope. Drafts and posts
+    awaiting approval are there too at the time they would go out (`Entry.planned`); a draft
+    without a time ("now") has none, so it is not."""
     tz = settings.tz
     pages = {page.id: page for page in await _pages(staff, page_id)}
     first = date(year, month, 1)

@@ -28,6 +28,7 @@ from communepol.db.models import (
     AttachmentStatus,
     AuditEvent,
     Role,
+    RumourCluster,
     Staff,
     Tip,
     TipAttachment,
@@ -318,6 +319,7 @@ class TipPage:
     attachments: list[Attachment]
     duplicate_of: Tip | None
     assignee: Staff | None
+    rumour: RumourCheck | None = None  # a rumour check's cluster
 
 
 async def tip_page(
@@ -362,7 +364,52 @@ async def tip_page(
         source=source,
         ip=ip,
     )
-    return TipPage(card, tips.is_overdue(tip), thread, events, files, original, assignee)
+    return TipPage(
+        card, tips.is_overdue(tip), thread, events, files, original, assignee, await rumour_of(tip)
+    )
+
+
+# --- a rumour check's cluster -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RumourCheck:
+    """The rumour a rumour-check tip belongs to, as its page shows it. The verdict and its post
+    are `rumours.give_verdict` / `rumours.publish_verdict`, called by the web as by the bot."""
+
+    cluster: RumourCluster
+    forwards: int  # tips of this rumour, from every commune of the province
+    waiting: int  # of them still open: the verdict answers these
+    decided_by: Staff | None
+
+    @property
+    def decided(self) -> bool:
+        return self.cluster.verdict is not None
+
+    @property
+    def post_id(self) -> int | None:
+        """The rumour-check post written from the verdict (0 while one is being written)."""
+        return self.cluster.post_id or None
+
+
+async def rumour_of(tip: Tip) -> RumourCheck | None:
+    """The cluster of ``tip`` (already checked to be in the reader's scope), None for a tip
+    that is no rumour check. Only counts leave the cluster: the other forwards' texts and
+    senders are other communes' tips."""
+    cluster_id = tip.rumour_cluster_id  # type: ignore[attr-defined]
+    if tip.category is not TipCategory.RUMOUR_CHECK or cluster_id is None:
+        return None
+    cluster = await RumourCluster.get(id=cluster_id)
+    members = Tip.filter(rumour_cluster_id=cluster.id)
+    decided_by = None
+    if cluster.decided_by_id is not None:  # type: ignore[attr-defined]
+        decided_by = await Staff.get_or_none(id=cluster.decided_by_id)  # type: ignore[attr-defined]
+    return RumourCheck(
+        cluster,
+        await members.count(),
+        await members.filter(status__in=OPEN_TIP_STATUSES).count(),
+        decided_by,
+    )
 
 
 __all__ = [
@@ -373,10 +420,12 @@ __all__ = [
     "Inbox",
     "InboxFilter",
     "Reminded",
+    "RumourCheck",
     "TipPage",
     "board",
     "inbox",
     "period_of",
     "remind_station",
+    "rumour_of",
     "tip_page",
 ]

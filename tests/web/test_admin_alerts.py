@@ -14,7 +14,7 @@ from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
+from aiohttp import DummyCookieJar, FormData
 from aiohttp.test_utils import TestClient
 
 from communepol.app import create_app
@@ -47,6 +47,7 @@ from tests.web.adminkit import (
     signed_in,
     web_staff,
 )
+from tests.web.test_admin_posts import _photo
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -248,6 +249,37 @@ async def test_an_alert_for_one_commune_goes_out_at_once_and_refused_input_keeps
     assert await _recipients(alert.id) == set(places.followers["a"])
     listed = await (await officer.get("/admin/alerts?lang=en")).text()
     assert "Cảnh báo giả danh công an gọi điện" in listed and "Out" in listed
+
+
+async def test_an_alerts_photo_over_1_mib_is_taken_and_one_over_5_mb_refused_with_the_form_kept(
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
+) -> None:
+    officer = await signed_in(client, places.scene.officer_a, clock, {})
+    token = await officer.csrf("/admin/alerts/new")
+    fields = _missing_child(token, pages=str(places.page_a.id))
+    too_big = _photo(1400, 1300)
+    form = FormData()
+    for key, value in fields.items():
+        form.add_field(key, value)
+    form.add_field("photo", too_big, filename="chau-y-nhi.png", content_type="image/png")
+    refused = await officer.post("/admin/alerts/new?lang=en", form)
+    assert refused.status == 400
+    html = unescape(await refused.text())
+    assert "Cháu mặc áo đỏ, quần xanh." in html  # what was typed is kept
+    assert await Alert.all().count() == 0
+
+    photo = _photo(900, 600)  # about 1.6 MB: more than the application's 1 MiB cap
+    form = FormData()
+    for key, value in fields.items():
+        form.add_field(key, value)
+    form.add_field("photo", photo, filename="chau-y-nhi.png", content_type="image/png")
+    response = await officer.post("/admin/alerts/new", form)
+    assert response.status == 303, response.status
+    alert = await Alert.get(headline=fields["headline"])
+    assert alert.photo_path is not None
+    stored = (settings.data_dir / alert.photo_path).read_bytes()
+    assert stored.startswith(b"\x89PNG") and len(stored) > 1024 * 1024
+    assert b"12.68N" not in stored  # its place is gone
 
 
 # --- the scope matrix ----------------------------------------------------------------------

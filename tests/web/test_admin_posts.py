@@ -7,6 +7,7 @@ pending; and the route × role matrix with CSRF refusals over every route added.
 
 from __future__ import annotations
 
+import random
 import re
 import struct
 import zlib
@@ -171,6 +172,76 @@ async def test_a_weekly_preset_shows_its_coming_occurrences_in_the_month(
     assert f'data-publication="{publication.id}"' in _day(html, "2026-03-09")
 
 
+async def test_the_calendar_shows_planned_drafts_and_posts_awaiting_approval_by_a_word(
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
+) -> None:
+    people = places.scene
+    browser = await signed_in(client, people.officer_a, clock, {})
+    new = f"/admin/posts/new?page={places.page_a.id}"
+    planned = {
+        "Họp dân buôn Ea Sinh": ("draft", "once", "2026-03-05T08:00", "announcement"),
+        "Chưa chọn giờ": ("draft", "now", "", "announcement"),
+        "Cảnh báo trộm bò": ("submit", "once", "2026-03-06T19:30", "crime_warning"),
+        "Lịch tiếp dân": ("submit", "once", "2026-03-07T07:00", "announcement"),
+    }
+    for title, (action, kind, at, category) in planned.items():
+        token = await browser.csrf(new)
+        typed = _form(token, title_vi=title, action=action, schedule=kind, at=at, category=category)
+        assert (await browser.post(new, typed)).status == 303, title
+    post_of = {
+        translation.title: await Post.get(id=translation.post_id)  # type: ignore[attr-defined]
+        for translation in await PostTranslation.all()
+    }
+    assert post_of["Cảnh báo trộm bò"].status is PostStatus.PENDING_APPROVAL  # the page's rule
+    # Another commune's draft with a time, on the same days.
+    elsewhere = await posts.create_post(
+        people.officer_b,
+        places.page_b.id,
+        PostInput(
+            "announcement",
+            [Translation("vi", "Bản nháp xã Cư Huê", "Nội dung")],
+            schedule=ScheduleKind.ONCE,
+            at=datetime(2026, 3, 5, 1, 0, tzinfo=UTC),
+        ),
+        settings,
+    )
+
+    html = await (await browser.get("/admin/posts/calendar?month=2026-03&lang=en")).text()
+    draft, waiting = post_of["Họp dân buôn Ea Sinh"], post_of["Cảnh báo trộm bò"]
+    assert _days_with(html, f'data-post="{draft.id}"') == ["2026-03-05"]
+    assert (
+        f'<a class="due draft" href="/admin/posts/{draft.id}/edit" data-post="{draft.id}"'
+        f' title="Họp dân buôn Ea Sinh"><span class="state">Draft</span> 08:00 Họp dân buôn'
+        " Ea Sinh</a>" in unescape(_day(html, "2026-03-05"))
+    )
+    assert _days_with(html, f'data-post="{waiting.id}"') == ["2026-03-06"]
+    assert (
+        f'href="/admin/posts/{waiting.id}/edit" data-post="{waiting.id}" title="Cảnh báo trộm bò">'
+        '<span class="state">Pending approval</span> 19:30 Cảnh báo trộm bò</a>'
+        in unescape(_day(html, "2026-03-06"))
+    )
+    # A scheduled post keeps its plain entry, to its own page; no word on it.
+    scheduled = post_of["Lịch tiếp dân"]
+    assert (
+        f'href="/admin/posts/{scheduled.id}" data-post="{scheduled.id}" title="Lịch tiếp dân">'
+        "07:00 Lịch tiếp dân</a>" in unescape(_day(html, "2026-03-07"))
+    )
+    # No time, no day; and nothing of the other commune.
+    assert f'data-post="{post_of["Chưa chọn giờ"].id}"' not in html
+    assert "Chưa chọn giờ" not in unescape(html)
+    assert f'data-post="{elsewhere.id}"' not in html and "Cư Huê" not in unescape(html)
+    assert html.count('<span class="state">') == 2
+    # In Vietnamese the word is translated, like every other label.
+    vietnamese = await (await browser.get("/admin/posts/calendar?month=2026-03&lang=vi")).text()
+    draft_word = I18N.gettext("vi", "Draft")
+    assert f'<span class="state">{draft_word}</span>' in unescape(vietnamese)
+    # Its supervisor sees both; the other district's sees neither.
+    other = await signed_in(client, people.supervisor_2, clock, {})
+    theirs = await (await other.get("/admin/posts/calendar?month=2026-03")).text()
+    assert f'data-post="{draft.id}"' not in theirs and f'data-post="{waiting.id}"' not in theirs
+    assert f'data-post="{elsewhere.id}"' in theirs
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
@@ -294,6 +365,126 @@ async def test_an_attachment_is_stored_stripped_and_a_refused_one_leaves_no_post
     assert b"GPS" not in stored
     editor = await (await browser.get(f"/admin/posts/{post.id}/edit")).text()
     assert attachment.filename in unescape(editor)
+
+
+def _photo(width: int, height: int) -> bytes:
+    """A real RGB PNG of random pixels (they do not compress: the file is about
+    ``width * height * 3`` bytes) carrying a GPS text chunk the media store must strip."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        size, crc = struct.pack(">I", len(data)), struct.pack(">I", zlib.crc32(kind + data))
+        return size + kind + data + crc
+
+    noise = random.Random(width * height)
+    rows = b"".join(b"\x00" + noise.randbytes(width * 3) for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"tEXt", b"GPS\x0012.68N 108.05E")
+        + chunk(b"IDAT", zlib.compress(rows, 1))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _multipart(fields: dict[str, str], photo: bytes, name: str = "hien-truong.png") -> FormData:
+    form = FormData()
+    for key, value in fields.items():
+        form.add_field(key, value)
+    form.add_field("file", photo, filename=name, content_type="image/png")
+    return form
+
+
+def _stored_files(settings: Settings) -> list[str]:
+    root = settings.data_dir / "media"
+    return sorted(str(path) for path in root.rglob("*") if path.is_file()) if root.exists() else []
+
+
+async def test_a_photo_over_1_mib_is_stored_stripped_through_the_editor(
+    client: TestClient[Any, Any], places: Places, clock: Clock, settings: Settings
+) -> None:
+    browser = await signed_in(client, places.scene.officer_a, clock, {})
+    new = f"/admin/posts/new?page={places.page_a.id}"
+    photo = _photo(900, 600)  # about 1.6 MB
+    assert 1024 * 1024 < len(photo) < posts.ATTACHMENT_MAX_BYTES
+    token = await browser.csrf(new)
+    response = await browser.post(new, _multipart(_form(token, action="draft"), photo))
+    assert response.status == 303, response.status
+    post = await Post.get(page_id=places.page_a.id)
+    [attachment] = await PostAttachment.filter(post_id=post.id)
+    stored = (settings.data_dir / "media" / attachment.storage_path).read_bytes()
+    assert attachment.content_type == "image/png" and attachment.size_bytes == len(stored)
+    assert b"GPS" not in stored and b"12.68N" not in stored
+    assert len(stored) == len(photo) - len(b"GPS\x0012.68N 108.05E") - 12  # only the chunk went
+
+    # An edit of the post takes a second one the same way.
+    editor = await (await browser.get(f"/admin/posts/{post.id}/edit")).text()
+    version = str((await Post.get(id=post.id)).version)
+    again = _multipart(_form(csrf_of(editor), action="draft", version=version), _photo(800, 500))
+    response = await browser.post(f"/admin/posts/{post.id}/edit", again)
+    assert response.status == 303, response.status
+    assert await PostAttachment.filter(post_id=post.id).count() == 2
+
+
+@pytest.mark.parametrize("size", [(1400, 1300), (3500, 3400)], ids=["5.2MB", "35.7MB"])
+async def test_a_photo_over_the_limit_is_refused_on_the_form_and_nothing_is_stored(
+    client: TestClient[Any, Any],
+    places: Places,
+    clock: Clock,
+    settings: Settings,
+    size: tuple[int, int],
+) -> None:
+    browser = await signed_in(client, places.scene.officer_a, clock, {})
+    new = f"/admin/posts/new?page={places.page_a.id}&lang=en"
+    photo = _photo(*size)
+    token = await browser.csrf(new)
+    typed = _form(
+        token,
+        action="submit",
+        title_vi="Cảnh báo lừa đảo qua mạng",
+        title_en="Online fraud warning",
+        body_en="Kept English text",
+    )
+    response = await browser.post(new, _multipart(typed, photo))
+    html = unescape(await response.text())
+    if len(photo) <= 32 * 1024 * 1024:
+        # Read, and refused next to its field with everything typed kept.
+        assert response.status == 400
+        assert (
+            '<span class="error field-error" id="error-file" role="alert">Attach a photo '
+            "(JPEG, PNG, WebP) or a PDF of at most 5 MB; at most 4 per post.</span>" in html
+        )
+        assert 'value="Cảnh báo lừa đảo qua mạng"' in html
+        assert 'value="Online fraud warning"' in html and "Kept English text" in html
+        assert "Công an xã tiếp dân vào sáng thứ Ba hằng tuần." in html
+    else:
+        # Past the ceiling the form is not read at all: a page that says why, not a bare 413.
+        assert response.status == 413
+        assert "The file is too large: attach one of at most 5 MB." in html
+    assert await Post.all().count() == 0
+    assert await PostAttachment.all().count() == 0
+    assert _stored_files(settings) == []
+
+
+async def test_routes_without_a_file_keep_the_1_mib_cap(
+    client: TestClient[Any, Any], places: Places, clock: Clock
+) -> None:
+    browser = await signed_in(client, places.scene.officer_a, clock, {})
+    token = await browser.csrf("/admin/posts")
+    two_mib = "x" * (2 * 1024 * 1024)
+    for path in ("/admin/posts/1/cancel", "/admin/password"):
+        response = await browser.post(path, {"csrf": token, "text": two_mib})
+        assert response.status == 413, path
+    refused = await browser.post(
+        "/admin/posts/1/cancel", _multipart({"csrf": token}, _photo(900, 600))
+    )
+    assert refused.status == 413
+    # Nobody signed in: the editor's route keeps the cap too, before any session is known.
+    stranger = Browser(client)
+    response = await stranger.post(
+        f"/admin/posts/new?page={places.page_a.id}", _multipart({}, _photo(900, 600))
+    )
+    assert response.status == 413
+    assert await Post.all().count() == 0
 
 
 # --- the approval queue --------------------------------------------------------------------

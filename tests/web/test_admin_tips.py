@@ -27,6 +27,11 @@ from communepol.db.models import (
     Contact,
     Delivery,
     DeliveryKind,
+    Post,
+    PostCategory,
+    PostTranslation,
+    RumourCluster,
+    RumourVerdict,
     Tip,
     TipAttachment,
     TipEvent,
@@ -733,3 +738,172 @@ async def test_the_inbox_exports_its_filtered_tips_as_csv_for_supervisors_and_ad
     assert (await export("officer_a")).status == 403
     assert (await seen["admin"].post("/admin/tips/export", {})).status == 403
     assert await AuditEvent.filter(action="tip.exported").count() == 3
+
+
+# --- a rumour check: the verdict and its post --------------------------------------------------
+
+RUMOUR = "Công an xã sẽ PHÁT TIỀN hỗ trợ 5 triệu, bấm link http://bit.ly/abc để nhận!!"
+FORWARDED = "cong an xa se phat tien ho tro 5 trieu, bam link bit.ly/abc de nhan"
+EXPLANATION = "Công an không phát tiền qua đường link. Đây là tin giả để lừa lấy tài khoản."
+
+
+async def test_a_rumour_verdict_from_the_page_answers_every_sender_and_is_published_once(
+    client: TestClient[Any, Any], world: World, clock: Clock
+) -> None:
+    people = world.people
+    commune_page = await pagekit.page(people.commune_a, "ca-ea-pok", world.bot)
+    senders = [await world.resident(f"rumour-{n}") for n in range(3)]
+    # Two forwards in commune A and one in commune B: one rumour of the province.
+    forwards = [
+        await world.tip(A, RUMOUR, "rumour_check", sender=senders[0]),
+        await world.tip(A, FORWARDED, "rumour_check", sender=senders[1]),
+        await world.tip(B, RUMOUR.lower(), "rumour_check", sender=senders[2]),
+    ]
+    cluster_id = forwards[0].rumour_cluster_id  # type: ignore[attr-defined]
+    assert {tip.rumour_cluster_id for tip in forwards} == {cluster_id}  # type: ignore[attr-defined]
+    browser = (await browsers(client, people, clock, "officer_a"))["officer_a"]
+    browser.cookies["lang"] = "en"
+    path = f"/admin/tips/T-{forwards[0].reference}"
+    html = unescape(await page(browser, path))
+    assert '<dt>Forwards of this message</dt><dd class="rumour-forwards">3</dd>' in html
+    assert '<dd class="rumour-waiting">3</dd>' in html
+    assert '<dd class="rumour-verdict">not given yet</dd>' in html
+    assert f'action="{path}/verdict"' in html and f'action="{path}/publish"' not in html
+    token = csrf_of(html)
+    # An ordinary tip has no rumour section.
+    theft = await world.tip(A, "Mất xe máy ở chợ")
+    assert "Rumour check" not in unescape(await page(browser, f"/admin/tips/T-{theft.reference}"))
+
+    good = {"verdict": "false", "explanation": EXPLANATION}
+    # Without the CSRF token, with a wrong one or from another site: nothing changes.
+    assert (await browser.post(f"{path}/verdict", good)).status == 403
+    wrong = {"csrf": token[:-2] + "xx", **good}
+    assert (await browser.post(f"{path}/verdict", wrong)).status == 403
+    foreign = await browser.post(
+        f"{path}/verdict", {"csrf": token, **good}, origin="https://evil.example"
+    )
+    assert foreign.status == 403
+    assert (await browser.post(f"{path}/publish", {})).status == 403
+    assert (await browser.get(f"{path}/verdict")).status == 405
+
+    # Refused input: the form comes back with the reason and what was typed.
+    response = await browser.post(f"{path}/verdict", {"csrf": token, "verdict": "misleading"})
+    assert response.status == 400
+    refused = unescape(await response.text())
+    assert "Explain the verdict in a sentence, as residents will read it." in refused
+    assert 'value="misleading" checked' in refused
+    response = await browser.post(f"{path}/verdict", {"csrf": token, "explanation": EXPLANATION})
+    assert response.status == 400
+    refused = unescape(await response.text())
+    assert "Choose one of the verdicts." in refused and f">{EXPLANATION}</textarea>" in refused
+    too_long = "Tin giả. " * 250
+    response = await browser.post(
+        f"{path}/verdict", {"csrf": token, "verdict": "false", "explanation": too_long}
+    )
+    assert response.status == 400
+    refused = unescape(await response.text())
+    assert "The explanation is too long: at most 2000 characters." in refused
+    assert too_long.strip() in refused
+    # Nothing to publish before a verdict.
+    early = await browser.post(f"{path}/publish", {"csrf": token})
+    assert early.status == 409 and "This rumour has no verdict yet." in await early.text()
+    cluster = await RumourCluster.get(id=cluster_id)
+    assert cluster.verdict is None and cluster.post_id is None
+    assert {tip.status for tip in await Tip.filter(rumour_cluster_id=cluster_id)} == {TipStatus.NEW}
+    before = {
+        sender.id: len(await told(sender, tip))
+        for sender, tip in zip(senders, forwards, strict=True)
+    }
+
+    clock.advance(minutes=5)
+    done = await browser.post(f"{path}/verdict", {"csrf": token, **good})
+    assert done.status == 303
+    assert done.headers["Location"] == f"{path}?done=verdict&answered=3"
+    cluster = await RumourCluster.get(id=cluster_id)
+    assert cluster.verdict is RumourVerdict.FALSE and cluster.explanation == EXPLANATION
+    assert cluster.decided_by_id == people.officer_a.id  # type: ignore[attr-defined]
+    for sender, tip in zip(senders, forwards, strict=True):
+        stored = await Tip.get(id=tip.id)
+        assert stored.status is TipStatus.RESOLVED, tip.reference
+        news = await told(sender, tip)
+        assert len(news) == before[sender.id] + 1 and EXPLANATION in news[-1], tip.reference
+    [trail] = await AuditEvent.filter(action="rumour.verdict")
+    assert (trail.source, trail.actor_staff_id, trail.data["answered"]) == (
+        "web",
+        people.officer_a.id,
+        3,
+    )
+    shown = unescape(await page(browser, done.headers["Location"]))
+    assert "Verdict given: every open tip of this rumour is resolved. Residents answered: 3." in (
+        shown
+    )
+    assert '<dd class="rumour-verdict">False</dd>' in shown and EXPLANATION in shown
+    assert '<dd class="rumour-waiting">0</dd>' in shown
+    assert f'action="{path}/verdict"' not in shown and f'action="{path}/publish"' in shown
+    # A second verdict changes nothing.
+    again = await browser.post(
+        f"{path}/verdict", {"csrf": token, "verdict": "true", **{"explanation": "Đúng"}}
+    )
+    assert again.status == 409
+    assert "This rumour already has a verdict; nothing was changed." in unescape(await again.text())
+    assert (await RumourCluster.get(id=cluster_id)).verdict is RumourVerdict.FALSE
+
+    published = await browser.post(f"{path}/publish", {"csrf": token})
+    assert published.status == 303 and published.headers["Location"] == f"{path}?done=published"
+    [post] = await Post.filter(page_id=commune_page.id)
+    assert post.category is PostCategory.RUMOUR_CHECK
+    assert (await RumourCluster.get(id=cluster_id)).post_id == post.id
+    [text] = await PostTranslation.filter(post_id=post.id)
+    assert EXPLANATION in text.body
+    assert await AuditEvent.exists(action="post.created", source="web", object_id=str(post.id))
+    shown = unescape(await page(browser, published.headers["Location"]))
+    assert "The verdict is written as a rumour-check post on your page." in shown
+    assert f'<a href="/admin/posts/{post.id}">#{post.id}</a>' in shown
+    assert f'action="{path}/publish"' not in shown
+    # Once only: a second press (an old page) writes nothing.
+    twice = await browser.post(f"{path}/publish", {"csrf": token})
+    assert twice.status == 409
+    assert "This verdict is already written as a post; nothing was changed." in unescape(
+        await twice.text()
+    )
+    assert await Post.filter(category=PostCategory.RUMOUR_CHECK).count() == 1
+
+
+async def test_the_verdict_and_publish_routes_keep_to_the_scope(
+    client: TestClient[Any, Any], world: World, clock: Clock
+) -> None:
+    people = world.people
+    await pagekit.page(people.commune_a, "ca-ea-pok", world.bot)
+    await pagekit.page(people.commune_b, "ca-cu-hue", world.bot)
+    rumour = await world.tip(A, RUMOUR, "rumour_check", sender=await world.resident("r-1"))
+    decided = await world.tip(A, "Sắp có lệnh giới nghiêm toàn tỉnh từ tối nay", "rumour_check")
+    await rumours.give_verdict(
+        pagekit.KEYRING, people.officer_a, decided.id, "false", EXPLANATION, source="bot"
+    )
+    seen = await browsers(client, people, clock, "officer_b", "supervisor_2", "supervisor_1")
+    for role in ("officer_b", "supervisor_2"):
+        browser = seen[role]
+        token = csrf_of(await page(browser, "/admin/tips"))
+        for tip, action, data in (
+            (rumour, "verdict", {"verdict": "false", "explanation": "Lén"}),
+            (decided, "publish", {}),
+            (rumour, "publish", {}),
+        ):
+            response = await browser.post(
+                f"/admin/tips/T-{tip.reference}/{action}", {"csrf": token, **data}
+            )
+            assert response.status == 404, (role, action)
+            assert RUMOUR not in unescape(await response.text())
+    assert (await RumourCluster.get(id=rumour.rumour_cluster_id)).verdict is None  # type: ignore[attr-defined]
+    assert (await RumourCluster.get(id=decided.rumour_cluster_id)).post_id is None  # type: ignore[attr-defined]
+    assert await Post.all().count() == 0
+    # The district's own supervisor may: the same routes, in scope.
+    token = csrf_of(await page(seen["supervisor_1"], "/admin/tips"))
+    response = await seen["supervisor_1"].post(
+        f"/admin/tips/T-{rumour.reference}/verdict",
+        {"csrf": token, "verdict": "unverified", "explanation": "Đang xác minh với huyện."},
+    )
+    assert response.status == 303
+    assert (await RumourCluster.get(id=rumour.rumour_cluster_id)).verdict is (  # type: ignore[attr-defined]
+        RumourVerdict.UNVERIFIED
+    )

@@ -49,6 +49,14 @@ STEP_PATHS = {
     Step.ENROL: "/admin/totp",
 }
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+# Forms that carry a file (the post editor, a new alert's photo). For a signed-in staff member
+# their body may reach UPLOAD_REQUEST_MAX_BYTES instead of the application's 1 MiB: the form
+# is read here for its CSRF token, so a sub-application's own limit would never apply. The
+# file itself is held to the service's limit (5 MB, what a Zalo OA takes); the margin above
+# it lets a larger photo reach the view, which refuses it next to its field and keeps what
+# was typed. Only past this ceiling is the request refused whole (413).
+UPLOAD_ROUTES = frozenset({"admin-post-create", "admin-post-save", "admin-alert-issue"})
+UPLOAD_REQUEST_MAX_BYTES = 32 * 1024 * 1024
 
 
 def _secure(request: web.Request) -> bool:
@@ -148,8 +156,18 @@ async def _admit(request: web.Request, handler: Handler) -> web.StreamResponse:
     if nonce:
         request[LOGIN_NONCE] = nonce
     route = request.match_info.route.name or ""
-    if request.method in UNSAFE_METHODS and not await _csrf_ok(request, route):
-        return _forbidden(request)
+    upload = current is not None and route in UPLOAD_ROUTES
+    if upload:
+        # A clone before anything reads the body: the view gets it, and its form, from here.
+        request = request.clone(client_max_size=UPLOAD_REQUEST_MAX_BYTES)
+    try:
+        if request.method in UNSAFE_METHODS and not await _csrf_ok(request, route):
+            return _forbidden(request)
+    except web.HTTPRequestEntityTooLarge:
+        if not upload:
+            raise
+        message = translate(request, _("The file is too large: attach one of at most 5 MB."))
+        return await render(request, "admin/error.html", {"message": message}, status=413)
     if current is None and route not in PUBLIC_ROUTES:
         response = (
             redirect("/admin/login")

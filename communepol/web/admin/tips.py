@@ -1,7 +1,8 @@
 """The admin web's tip desk: the reply-time board (``/admin/board``) with its "remind the
 station" action, the tips inbox (``/admin/tips``, filtered by GET parameters) and a tip's page
 (``/admin/tips/<reference>``) with the thread, the events, the attachments and a form for each
-officer action the bot has.
+officer action the bot has — for a rumour check also its cluster, the verdict and the
+rumour-check post (`rumours.give_verdict` / `publish_verdict`, the bot's own calls).
 
 Each handler parses the request, calls one service (`services.tipdesk` for what is read, the
 `Tips` desk the bot uses for every action, with ``source="web"``) and renders; the services
@@ -11,6 +12,7 @@ someone else meanwhile (`Conflict`) is said on the tip's page, not as an error p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,10 +20,17 @@ from aiohttp import web
 from multidict import MultiDictProxy, MultiMapping
 
 from communepol import keys
-from communepol.db.models import OPEN_TIP_STATUSES, TipCategory, TipMessageDirection, TipStatus
+from communepol.db.models import (
+    OPEN_TIP_STATUSES,
+    RumourVerdict,
+    TipCategory,
+    TipMessageDirection,
+    TipStatus,
+)
 from communepol.errors import Conflict, NotFound, ValidationError
 from communepol.i18n import N_, TIP_CATEGORY_LABELS, TIP_STATUS_LABELS, TIP_URGENCY_LABELS, _
-from communepol.services import tipcards, tipdesk
+from communepol.services import rumours, tipcards, tipdesk
+from communepol.services.rumours import MAX_EXPLANATION, VERDICT_LABELS
 from communepol.services.tips import Tips
 from communepol.web.admin.auth import redirect
 from communepol.web.admin.shell import (
@@ -43,6 +52,17 @@ DONE = {
     "resolve": N_("Resolved: the resident is told the outcome."),
     "reject": N_("Rejected: the resident is told the reason."),
     "duplicate": N_("Marked as a duplicate: the resident is told."),
+    "published": N_("The verdict is written as a rumour-check post on your page."),
+}
+VERDICT_GIVEN = N_(
+    "Verdict given: every open tip of this rumour is resolved. Residents answered: {count}."
+)
+# What the verdict form says about a refused input (the service's messages are English).
+VERDICT_REFUSALS = {
+    "verdict": N_("Choose one of the verdicts."),
+    "explanation": N_("Explain the verdict in a sentence, as residents will read it."),
+    "too_long": N_("The explanation is too long: at most {count} characters."),
+    "tip": N_("Only a rumour check gets a verdict."),
 }
 # A refused action, as the officer should read it.
 CONFLICTS = {
@@ -242,7 +262,11 @@ async def _tip_page(
     message: str | None = None,
     error: str | None = None,
     status: int = 200,
+    typed: dict[str, str] | None = None,
+    error_of: Callable[[tipdesk.TipPage], str] | None = None,
 ) -> web.StreamResponse:
+    """The tip's page; ``typed`` is what a refused verdict form held, ``error_of`` an error
+    that depends on what the page shows (asked again, so still in scope)."""
     settings = request.config_dict[keys.SETTINGS]
     page = await tipdesk.tip_page(
         request.config_dict[keys.KEYRING],
@@ -254,6 +278,11 @@ async def _tip_page(
     done = request.query.get("done", "")
     if message is None and done in DONE:
         message = translate(request, DONE[done])
+    answered = request.query.get("answered", "")
+    if message is None and done == "verdict" and answered.isdigit() and len(answered) < 7:
+        message = translate(request, VERDICT_GIVEN, count=int(answered))
+    if error_of is not None:
+        error = error_of(page)
     tip = page.card.tip
     return await render(
         request,
@@ -277,6 +306,10 @@ async def _tip_page(
             "fraud_labels": tipcards.FRAUD_LABELS,
             "directions": TipMessageDirection,
             "tip_path": _tip_path,
+            "verdicts": [(value.value, VERDICT_LABELS[value]) for value in RumourVerdict],
+            "verdict_labels": {value.value: label for value, label in VERDICT_LABELS.items()},
+            "typed": typed or {},
+            "explanation_max": MAX_EXPLANATION,
         },
         status=status,
     )
@@ -347,10 +380,79 @@ async def _duplicate(request: web.Request, desk: Tips, ref: str, original: str) 
         return None
 
 
+# --- a rumour check: the verdict and its post --------------------------------------------------
+
+
+async def verdict(request: web.Request) -> web.StreamResponse:
+    """The verdict on a rumour-check tip's cluster: `rumours.give_verdict`, as the bot's
+    "Give verdict"; it resolves every open tip of the rumour and answers each sender."""
+    staff = current_of(request).staff
+    ref = _reference(request)
+    form = await request.post()
+    typed = {"verdict": _text(form, "verdict"), "explanation": _text(form, "explanation")}
+    try:
+        _cluster, answered = await rumours.give_verdict(
+            request.config_dict[keys.KEYRING],
+            staff,
+            ref,
+            typed["verdict"],
+            typed["explanation"],
+            source="web",
+        )
+    except Conflict:
+        why = translate(request, _("This rumour already has a verdict; nothing was changed."))
+        return await _tip_page(request, error=why, status=409)
+    except ValidationError as err:
+        if err.field == "explanation" and typed["explanation"].strip():
+            why = translate(request, VERDICT_REFUSALS["too_long"], count=MAX_EXPLANATION)
+        else:
+            why = translate(request, VERDICT_REFUSALS.get(err.field or "", CHANGED))
+        return await _tip_page(request, error=why, status=400, typed=typed)
+    return redirect(f"{_tip_path_of(ref)}?done=verdict&answered={answered}")
+
+
+async def publish(request: web.Request) -> web.StreamResponse:
+    """The decided rumour as a rumour-check post on the officer's page, once:
+    `rumours.publish_verdict`, as the bot's "Publish"."""
+    staff = current_of(request).staff
+    ref = _reference(request)
+    settings = request.config_dict[keys.SETTINGS]
+    try:
+        await rumours.publish_verdict(
+            staff, ref, request.config_dict[keys.I18N], settings, source="web"
+        )
+    except Conflict:
+
+        def why(page: tipdesk.TipPage) -> str:
+            if page.rumour is not None and page.rumour.decided:
+                return translate(
+                    request, _("This verdict is already written as a post; nothing was changed.")
+                )
+            return translate(request, _("This rumour has no verdict yet."))
+
+        return await _tip_page(request, error_of=why, status=409)
+    except NotFound:
+        # Asked again: a tip outside the scope stays a 404; in scope, what is missing is a
+        # page the officer may publish on.
+        return await _tip_page(
+            request,
+            error=translate(request, _("There is no page in your area to publish this on.")),
+            status=409,
+        )
+    return redirect(f"{_tip_path_of(ref)}?done=published")
+
+
+def _tip_path_of(ref: str) -> str:
+    return "/admin/tips/" + quote(ref, safe="-")
+
+
 def setup_tips_routes(admin: web.Application) -> None:
     admin.router.add_get("/board", board_page, name="admin-board")
     admin.router.add_post("/board/{commune_id}/remind", remind, name="admin-board-remind")
     admin.router.add_get("/tips", inbox_page, name="admin-tips")
     admin.router.add_post("/tips/export", export, name="admin-tips-export")
     admin.router.add_get("/tips/{reference}", tip_page, name="admin-tip")
+    # Before the officer actions' route, which would take "verdict" for an action name.
+    admin.router.add_post("/tips/{reference}/verdict", verdict, name="admin-tip-verdict")
+    admin.router.add_post("/tips/{reference}/publish", publish, name="admin-tip-publish")
     admin.router.add_post("/tips/{reference}/{action}", tip_action, name="admin-tip-action")
