@@ -240,8 +240,7 @@ async def publish_verdict(
         raise Conflict("this rumour has no verdict yet")
     if cluster.post_id is not None:
         raise Conflict(f"this verdict was already written as post #{cluster.post_id}")
-    unit = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
-    page = await _page_for(unit)
+    page = await _page_for(staff, await Unit.get(id=tip.unit_id))  # type: ignore[attr-defined]
     if page is None:
         raise NotFound("no page to publish on")
     sample = await Tip.filter(rumour_cluster_id=cluster.id).order_by("id").first()
@@ -273,8 +272,14 @@ async def publish_verdict(
     return post.id
 
 
-async def _page_for(unit: Unit) -> Page | None:
-    chain = [unit.id, *reversed([int(p) for p in unit.path.strip("/").split("/") if p])]
+async def _page_for(staff: Staff, tip_unit: Unit) -> Page | None:
+    """The page a verdict is published on: the staff member's own unit's; else the nearest
+    page above the tip's commune that is still in their subtree (a district supervisor whose
+    district has no page publishes on the commune's). Never a page above their own unit:
+    they may not post there."""
+    own = staff.unit_id  # type: ignore[attr-defined]
+    lineage = [tip_unit.id, *reversed([int(p) for p in tip_unit.path.strip("/").split("/") if p])]
+    chain = [own, *lineage[: lineage.index(own)]] if own in lineage else [own]
     for unit_id in chain:
         page = await Page.filter(unit_id=unit_id).order_by("id").first()
         if page is not None:

@@ -230,3 +230,27 @@ async def test_a_verdict_becomes_a_rumour_check_post_on_the_communes_page(
     with pytest.raises(Conflict):  # pressed twice: still one post
         await rumours.publish_verdict(village.officer, sent.reference, I18N, settings)
     assert await Post.filter(category=PostCategory.RUMOUR_CHECK).count() == 1
+
+
+async def test_a_supervisor_without_a_page_publishes_on_the_tips_commune_page(
+    village: Village, settings: Settings
+) -> None:
+    # The province has no page of its own; the province page of another province is not
+    # theirs to post on, and neither is anything above them.
+    elsewhere = await pagekit.unit("Tỉnh Tây Ninh 2", UnitLevel.PROVINCE, code="73")
+    await pagekit.page(elsewhere, "ca-tinh-khac", village.bot)
+    supervisor = await Staff.create(
+        full_name="Trần Thị Bình", role=Role.SUPERVISOR, unit=village.province, locale="en"
+    )
+    sent = await village.forward("res-0", FORWARDS[0])
+    await rumours.give_verdict(pagekit.KEYRING, supervisor, sent.reference, "false", EXPLANATION)
+
+    post_id = await rumours.publish_verdict(supervisor, sent.reference, I18N, settings)
+
+    assert (await Post.get(id=post_id)).page_id == village.page.id  # type: ignore[attr-defined]
+    # With a page of its own, the province's is used.
+    province_page = await pagekit.page(village.province, "ca-tinh-dak-lak", village.bot)
+    other = await village.forward("res-1", LONG)
+    await rumours.give_verdict(pagekit.KEYRING, supervisor, other.reference, "false", EXPLANATION)
+    post_id = await rumours.publish_verdict(supervisor, other.reference, I18N, settings)
+    assert (await Post.get(id=post_id)).page_id == province_page.id  # type: ignore[attr-defined]
