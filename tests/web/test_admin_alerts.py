@@ -266,6 +266,8 @@ async def test_an_alerts_photo_over_1_mib_is_taken_and_one_over_5_mb_refused_wit
     assert refused.status == 400
     html = unescape(await refused.text())
     assert "Cháu mặc áo đỏ, quần xanh." in html  # what was typed is kept
+    # Said next to the photo, not against the headline.
+    assert 'id="error-photo"' in html and 'id="error-headline"' not in html
     assert await Alert.all().count() == 0
 
     photo = _photo(900, 600)  # about 1.6 MB: more than the application's 1 MiB cap

@@ -31,7 +31,7 @@ from communepol.db.models import (
     Unit,
     UnitLevel,
 )
-from communepol.services import coverage, overview, tips
+from communepol.services import coverage, households, overview, tips
 from communepol.settings import Settings
 from tests import pagekit
 from tests.web.adminkit import Browser, Clock, Scene, csrf_of, install_clock, scene, signed_in
@@ -316,6 +316,22 @@ async def test_households_list_add_and_import_with_refused_rows(
     not_csv.add_field("file", b"\xff\xfe\x00garbage", filename="x.csv", content_type="text/csv")
     bad = await browser.post(f"/admin/households/import?commune={commune.id}", not_csv)
     assert bad.status == 400
+    assert await Household.filter(hamlet_id=places.hamlet_a.id).count() == 3
+
+    # A file over the application's 1 MiB request cap reaches the import (a CSV may be 2 MB),
+    # which reads it: here, too many rows for one file, said on the page.
+    big = FormData()
+    big.add_field("csrf", token)
+    address = "đường Nguyễn Tất Thành, khu phố Tân Lập, gần chợ trung tâm"
+    rows = "".join(
+        f"Ea Sinh,Hộ số {n},3,Nhà {n} {address}\n" for n in range(households.MAX_ROWS + 50)
+    )
+    sheet_bytes = ("thon,chu_ho,so_nguoi,dia_chi\n" + rows).encode()
+    assert 1024 * 1024 < len(sheet_bytes) < households.MAX_FILE_BYTES
+    big.add_field("file", sheet_bytes, filename="ho.csv", content_type="text/csv")
+    response = await browser.post(f"/admin/households/import?commune={commune.id}&lang=en", big)
+    assert response.status == 400
+    assert "at most 10,000 households in one file" in await response.text()
     assert await Household.filter(hamlet_id=places.hamlet_a.id).count() == 3
 
 

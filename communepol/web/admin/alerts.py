@@ -110,8 +110,10 @@ def _input(request: web.Request, values: dict[str, Any], **targets: list[int]) -
 
 
 def _error(request: web.Request, err: ValidationError) -> dict[str, str]:
-    """The field a service refusal is about (a media refusal names none: it is the photo's)."""
-    name = {"phone": "contact_phone", None: "photo"}.get(err.field, err.field) or ""
+    """The field a service refusal is about (a media refusal names "file", or nothing: it is
+    the photo's)."""
+    name = {"phone": "contact_phone", "file": "photo", None: "photo"}.get(err.field, err.field)
+    name = name or ""
     if name not in FIELD_MESSAGES:
         name = "headline"
     return {name: translate(request, FIELD_MESSAGES[name])}

@@ -49,13 +49,19 @@ STEP_PATHS = {
     Step.ENROL: "/admin/totp",
 }
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
-# Forms that carry a file (the post editor, a new alert's photo). For a signed-in staff member
-# their body may reach UPLOAD_REQUEST_MAX_BYTES instead of the application's 1 MiB: the form
-# is read here for its CSRF token, so a sub-application's own limit would never apply. The
-# file itself is held to the service's limit (5 MB, what a Zalo OA takes); the margin above
-# it lets a larger photo reach the view, which refuses it next to its field and keeps what
-# was typed. Only past this ceiling is the request refused whole (413).
-UPLOAD_ROUTES = frozenset({"admin-post-create", "admin-post-save", "admin-alert-issue"})
+# Forms that carry a file (the post editor, a new alert's photo, a households CSV), each with
+# the service's limit for its file in MB. For a signed-in staff member their body may reach
+# UPLOAD_REQUEST_MAX_BYTES instead of the application's 1 MiB: the form is read here for its
+# CSRF token, so a sub-application's own limit would never apply. The file itself is held to
+# the service's limit (5 MB for media, what a Zalo OA takes; 2 MB for a CSV); the margin above
+# it lets a larger file reach the view, which refuses it next to its field and keeps what was
+# typed. Only past this ceiling is the request refused whole (413).
+UPLOAD_ROUTES = {
+    "admin-post-create": 5,
+    "admin-post-save": 5,
+    "admin-alert-issue": 5,
+    "admin-households-upload": 2,
+}
 UPLOAD_REQUEST_MAX_BYTES = 32 * 1024 * 1024
 
 
@@ -166,7 +172,11 @@ async def _admit(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPRequestEntityTooLarge:
         if not upload:
             raise
-        message = translate(request, _("The file is too large: attach one of at most 5 MB."))
+        message = translate(
+            request,
+            _("The file is too large: attach one of at most {size} MB."),
+            size=UPLOAD_ROUTES[route],
+        )
         return await render(request, "admin/error.html", {"message": message}, status=413)
     if current is None and route not in PUBLIC_ROUTES:
         response = (
