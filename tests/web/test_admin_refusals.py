@@ -73,6 +73,7 @@ def _error(html: str) -> str:
             "this household is already registered",
         ),
     ],
+    ids=["vi", "en"],
 )
 async def test_a_refused_household_reads_in_the_staff_members_language(
     client: TestClient[Any, Any],
@@ -143,6 +144,7 @@ SHEET = (
             "missing: members",
         ),
     ],
+    ids=["vi", "en"],
 )
 async def test_an_imports_refusals_read_in_the_staff_members_language(
     client: TestClient[Any, Any],
