@@ -25,6 +25,7 @@ from communepol.clock import utcnow
 from communepol.crypto import Keyring
 from communepol.db.models import ApiToken, Staff
 from communepol.errors import CommunepolError, Conflict, NotFound, ValidationError
+from communepol.i18n import _
 from communepol.services import audit
 from communepol.text import clean
 
@@ -47,7 +48,7 @@ class InvalidToken(CommunepolError):
     http_status = 401
 
     def __init__(self) -> None:
-        super().__init__("a valid API token is needed")
+        super().__init__(_("a valid API token is needed"))
 
 
 def token_hash(keyring: Keyring, token: str) -> str:
@@ -61,13 +62,15 @@ def new_token() -> str:
 def _clean_name(value: str) -> str:
     name = clean(value)
     if not 1 <= len(name) <= MAX_NAME:
-        raise ValidationError(f"a token's name needs 1 to {MAX_NAME} characters", field="name")
+        raise ValidationError(
+            _("a token's name needs 1 to {limit} characters"), field="name", limit=MAX_NAME
+        )
     return name
 
 
 def _check_days(days: int) -> int:
     if not 1 <= days <= MAX_DAYS:
-        raise ValidationError(f"a token lives 1 to {MAX_DAYS} days", field="days")
+        raise ValidationError(_("a token lives 1 to {limit} days"), field="days", limit=MAX_DAYS)
     return days
 
 
@@ -86,7 +89,7 @@ async def create_token(
     label = _clean_name(name)
     lifetime = _check_days(days)
     if not staff.active:
-        raise ValidationError("this staff member is deactivated", field="username")
+        raise ValidationError(_("this staff member is deactivated"), field="username")
     now = now or utcnow()
     token = new_token()
     row = await ApiToken.create(
@@ -125,10 +128,10 @@ async def revoke_token(
     now = now or utcnow()
     row = await ApiToken.get_or_none(id=token_id).prefetch_related("staff")
     if row is None:
-        raise NotFound(f"no API token {token_id}")
+        raise NotFound(_("no API token {token}"), token=token_id)
     revoked = await ApiToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=now)
     if not revoked:
-        raise Conflict(f"API token {token_id} is already revoked")
+        raise Conflict(_("API token {token} is already revoked"), token=token_id)
     row.revoked_at = now
     await audit.record(
         "api_token.revoked",
@@ -147,7 +150,7 @@ def bearer_token(header: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, if it has that shape."""
     if not header:
         return None
-    scheme, _, value = header.strip().partition(" ")
+    scheme, _space, value = header.strip().partition(" ")
     token = value.strip()
     if scheme.lower() != "bearer" or not _TOKEN_SHAPE.match(token):
         return None

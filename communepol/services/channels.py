@@ -26,6 +26,7 @@ from communepol.db.models import (
     Unit,
 )
 from communepol.errors import NotFound, PermissionDenied, ValidationError
+from communepol.i18n import _
 from communepol.ports import Channel, SecretsStore
 from communepol.services import scope
 from communepol.text import clean
@@ -41,9 +42,11 @@ async def create_channel_account(
 ) -> ChannelAccount:
     name = clean(name)
     if not name:
-        raise ValidationError("a channel account needs a name", field="name")
+        raise ValidationError(_("a channel account needs a name"), field="name")
     if kind is not ChannelKind.WEBCHAT and not secrets:
-        raise ValidationError(f"a {kind.value} account needs its credentials", field="secrets")
+        raise ValidationError(
+            _("a {kind} account needs its credentials"), field="secrets", kind=kind.value
+        )
     return await ChannelAccount.create(
         kind=kind,
         name=name,
@@ -61,7 +64,7 @@ def open_secrets(keyring: Keyring, account: ChannelAccount) -> dict[str, Any]:
 
 async def carry_page(account: ChannelAccount, page: Page) -> PageChannel:
     """Make ``account`` carry ``page`` (idempotent)."""
-    link, _ = await PageChannel.get_or_create(page=page, channel_account=account)
+    link, _created = await PageChannel.get_or_create(page=page, channel_account=account)
     return link
 
 
@@ -116,7 +119,7 @@ class ChannelRegistry:
             account = await ChannelAccount.get_or_none(id=account_id)
             if account is None or account.status is ChannelStatus.PAUSED:
                 await self._drop(account_id)
-                raise NotFound("no such channel account")
+                raise NotFound(_("no such channel account"))
             entry = self._entries.get(account_id)
             if entry is not None and entry[0].secrets_version == account.secrets_version:
                 self._entries[account_id] = (account, entry[1], now)
@@ -177,27 +180,34 @@ def new_account_secrets(kind: ChannelKind, given: Mapping[str, str]) -> dict[str
     unexpected = sorted(set(given) - set(wanted))
     if unexpected:
         raise ValidationError(
-            f"a {_label(kind)} account takes no credential named {', '.join(unexpected)}",
+            _("a {kind} account takes no credential named {names}"),
             field="secrets",
+            kind=_label(kind),
+            names=", ".join(unexpected),
         )
     values = {name: (given.get(name) or "").strip() for name in wanted}
     missing = [name for name, value in values.items() if not value]
     if missing:
         raise ValidationError(
-            f"a {_label(kind)} account needs {', '.join(missing)}", field="secrets"
+            _("a {kind} account needs {names}"),
+            field="secrets",
+            kind=_label(kind),
+            names=", ".join(missing),
         )
     if kind is ChannelKind.TELEGRAM and not _TELEGRAM_TOKEN.fullmatch(values["token"]):
         raise ValidationError(
-            "the Telegram bot token is malformed (expected <digits>:<letters, digits, _ or ->)",
+            _("the Telegram bot token is malformed (expected <digits>:<letters, digits, _ or ->)"),
             field="token",
         )
     if kind is ChannelKind.ZALO_BOT and not _ZALO_BOT_TOKEN.fullmatch(values["token"]):
         raise ValidationError(
-            "the Zalo Bot token is malformed (expected <bot id>:<secret>)", field="token"
+            _("the Zalo Bot token is malformed (expected <bot id>:<secret>)"), field="token"
         )
     for name, value in values.items():
         if not _NO_SPACE.fullmatch(value):
-            raise ValidationError(f"the {name} must not contain spaces", field=name)
+            raise ValidationError(
+                _("the {credential} must not contain spaces"), field=name, credential=name
+            )
     result: dict[str, Any] = dict(values)
     if kind in POLLABLE_KINDS:
         # token_urlsafe only uses A-Z a-z 0-9 _ -, which both Telegram and Zalo Bot accept.
@@ -219,13 +229,15 @@ async def add_channel_account(
     check_receive_mode(kind, receive_mode)
     slugs = list(dict.fromkeys(slug.strip() for slug in page_slugs))
     if kind is ChannelKind.ZALO_OA and len(slugs) > 1:
-        raise ValidationError("a Zalo OA is exactly one page: give one --page", field="page")
+        raise ValidationError(_("a Zalo OA is exactly one page: give one --page"), field="page")
     async with in_transaction(raw.connection(ChannelAccount).connection_name):
         pages = {page.slug: page for page in await Page.filter(slug__in=slugs)} if slugs else {}
         unknown = [slug for slug in slugs if slug not in pages]
         if unknown:
             raise ValidationError(
-                f"no page with slug {', '.join(repr(slug) for slug in unknown)}", field="page"
+                _("no page with slug {slugs}"),
+                field="page",
+                slugs=", ".join(repr(slug) for slug in unknown),
             )
         account = await create_channel_account(keyring, kind=kind, name=name, secrets=secrets)
         if receive_mode is not account.receive_mode:
@@ -239,15 +251,16 @@ async def add_channel_account(
 def check_receive_mode(kind: ChannelKind, mode: ReceiveMode) -> None:
     if mode is ReceiveMode.POLLING and kind not in POLLABLE_KINDS:
         raise ValidationError(
-            f"a {_label(kind)} account cannot be polled: only telegram and zalo-bot can",
+            _("a {kind} account cannot be polled: only telegram and zalo-bot can"),
             field="receive_mode",
+            kind=_label(kind),
         )
 
 
 async def get_channel_account(account_id: int) -> ChannelAccount:
     account = await ChannelAccount.get_or_none(id=account_id)
     if account is None:
-        raise NotFound(f"no channel account {account_id}")
+        raise NotFound(_("no channel account {account}"), account=account_id)
     return account
 
 
@@ -319,7 +332,7 @@ async def accounts_in_scope(staff: Staff) -> set[int]:
     no page. `PermissionDenied` for an officer. (Rows show ids, kinds, statuses and errors,
     never content or recipients, so an account shared with another district is no leak.)"""
     if staff.role not in scope.APPROVER_ROLES:
-        raise PermissionDenied("only a supervisor or an admin sees the queues")
+        raise PermissionDenied(_("only a supervisor or an admin sees the queues"))
     unit = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
     await scope.require_unit(staff, unit)
     links = await PageChannel.all().select_related("page__unit")

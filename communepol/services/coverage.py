@@ -33,6 +33,7 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.errors import NotFound, ValidationError
+from communepol.i18n import _
 from communepol.services import scope
 
 RECENT_ALERTS = 5  # alerts whose relay confirmations are counted
@@ -90,7 +91,7 @@ async def coverage(staff: Staff, commune_id: int) -> Coverage:
         raise NotFound("not found")  # like one out of scope: existence does not leak
     await scope.require_unit(staff, commune)
     if commune.level is not UnitLevel.COMMUNE:
-        raise ValidationError("coverage is counted per commune", field="commune")
+        raise ValidationError(_("coverage is counted per commune"), field="commune")
     return await coverage_of(commune)
 
 

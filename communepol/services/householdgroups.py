@@ -66,7 +66,7 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.errors import Conflict, NotFound, ValidationError
-from communepol.i18n import N_, I18n
+from communepol.i18n import N_, I18n, _
 from communepol.ports import Button, OutboundMessage
 from communepol.services import audit, scope
 from communepol.services.contacts import record_consent
@@ -176,7 +176,7 @@ async def _commune(staff: Staff | None, commune_id: int) -> Unit:
         raise NotFound("not found")
     await _require(staff, commune)
     if commune.level is not UnitLevel.COMMUNE:
-        raise ValidationError("a household group belongs to a commune or ward", field="commune")
+        raise ValidationError(_("a household group belongs to a commune or ward"), field="commune")
     return commune
 
 
@@ -194,7 +194,9 @@ async def _households_of(commune: Unit, household_ids: Sequence[int]) -> list[Ho
     found = await Household.filter(id__in=wanted, hamlet__parent_id=commune.id)
     if len(found) != len(wanted):
         raise ValidationError(
-            f"every household must be one of {commune.name}'s", field="households"
+            _("every household must be one of {commune}'s"),
+            field="households",
+            commune=commune.name,
         )
     return found
 
@@ -212,8 +214,9 @@ async def _refuse_members_elsewhere(households: Sequence[Household], group_id: i
     )
     if taken is not None:
         raise Conflict(
-            f"the household of {taken.household.head_name} is already in the group "
-            f"{taken.group.name!r}; remove it there first"
+            _("the household of {head} is already in the group {group!r}; remove it there first"),
+            head=taken.household.head_name,
+            group=taken.group.name,
         )
 
 
@@ -232,13 +235,15 @@ async def create_group(
     commune = await _commune(staff, commune_id)
     title = clean(name)
     if not title or len(title) > 200:
-        raise ValidationError("give the group a name of at most 200 characters", field="name")
+        raise ValidationError(_("give the group a name of at most 200 characters"), field="name")
     if not household_ids:
-        raise ValidationError("choose the households of the group", field="households")
+        raise ValidationError(_("choose the households of the group"), field="households")
     households = await _households_of(commune, household_ids)
     if len(households) > MAX_MEMBERS:
         raise ValidationError(
-            f"at most {MAX_MEMBERS} households share one account", field="households"
+            _("at most {limit} households share one account"),
+            field="households",
+            limit=MAX_MEMBERS,
         )
     await _refuse_members_elsewhere(households)
     async with in_transaction(_connection()):
@@ -339,7 +344,9 @@ async def add_member(
         ).count()
         if current >= MAX_MEMBERS:
             raise ValidationError(
-                f"at most {MAX_MEMBERS} households share one account", field="households"
+                _("at most {limit} households share one account"),
+                field="households",
+                limit=MAX_MEMBERS,
             )
         member = await HouseholdGroupMember.get_or_none(
             group_id=group.id, household_id=household.id
@@ -347,7 +354,7 @@ async def add_member(
         if member is None:
             member = await HouseholdGroupMember.create(group=group, household=household)
         elif member.removed_at is None:
-            raise Conflict("this household is already in the group")
+            raise Conflict(_("this household is already in the group"))
         else:
             # Back in the group: it must agree again.
             await HouseholdGroupMember.filter(id=member.id).update(
@@ -465,7 +472,7 @@ async def link_representative(
             active=True,
         )
         if group is None:
-            raise ValidationError("this code is wrong, already used or expired", field="code")
+            raise ValidationError(_("this code is wrong, already used or expired"), field="code")
         previous = group.representative_id  # type: ignore[attr-defined]
         handover = previous is not None and previous != contact.id
         if handover:
@@ -615,7 +622,7 @@ async def link_own_account(
         link = await consume_link_code(keyring, code, LinkPurpose.HOUSEHOLD, now=now)
         household = await Household.get_or_none(id=link.household_id)  # type: ignore[attr-defined]
         if household is None:
-            raise ValidationError("this code is wrong, already used or expired", field="code")
+            raise ValidationError(_("this code is wrong, already used or expired"), field="code")
         await Household.filter(id=household.id).update(own_contact_id=contact.id)
         left = await HouseholdGroupMember.filter(
             household_id=household.id, removed_at__isnull=True
@@ -646,7 +653,7 @@ async def check_tip_household(contact: Contact, household_id: int) -> Household:
     for member in await households_for_tip(contact):
         if member.household.id == household_id:
             return member.household
-    raise ValidationError("choose one of the households of this account", field="household")
+    raise ValidationError(_("choose one of the households of this account"), field="household")
 
 
 RELAY_LABEL = N_("I have told the households")

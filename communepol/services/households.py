@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from communepol.db import raw
 from communepol.db.models import Household, Staff, Unit, UnitLevel
 from communepol.errors import Conflict, NotFound, ValidationError
+from communepol.i18n import _
 from communepol.services import audit, scope
 from communepol.services.staff import normalize_phone
 from communepol.services.units import add_hamlet
@@ -60,8 +63,16 @@ REQUIRED = ("hamlet", "head", "members")
 
 @dataclass(frozen=True)
 class BadRow:
+    """A refused row: why, as a msgid (``template``, marked with ``_()``) and its values, so a
+    page or a bot shows it in the reader's language; ``reason`` is the English."""
+
     line: int  # the line number in the file, header being line 1
-    reason: str
+    template: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        return self.template.format_map(self.params) if self.params else self.template
 
 
 @dataclass
@@ -90,31 +101,38 @@ def _header(names: list[str]) -> dict[str, int]:
     missing = [column for column in REQUIRED if column not in found]
     if missing:
         raise ValidationError(
-            "the file needs the columns thon (hamlet), chu_ho (head) and so_nguoi (members); "
-            f"missing: {', '.join(missing)}",
+            _(
+                "the file needs the columns thon (hamlet), chu_ho (head) and so_nguoi "
+                "(members); missing: {missing}"
+            ),
             field="file",
+            missing=", ".join(missing),
         )
     return found
 
 
 def _rows(data: bytes) -> tuple[list[_Row], list[BadRow]]:
     if len(data) > MAX_FILE_BYTES:
-        raise ValidationError("the file is larger than 2 MB", field="file")
+        raise ValidationError(_("the file is larger than 2 MB"), field="file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise ValidationError(
-            "the file is not UTF-8 text (save it as CSV UTF-8)", field="file"
+            _("the file is not UTF-8 text (save it as CSV UTF-8)"), field="file"
         ) from err
     try:
         # newline="": the csv module reads the file's own line ends (a bare \r included).
         lines = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as err:
-        raise ValidationError(f"the file is not a readable CSV file: {err}", field="file") from err
+        raise ValidationError(
+            _("the file is not a readable CSV file: {problem}"), field="file", problem=str(err)
+        ) from err
     if not lines:
-        raise ValidationError("the file is empty", field="file")
+        raise ValidationError(_("the file is empty"), field="file")
     if len(lines) > MAX_ROWS + 1:
-        raise ValidationError(f"at most {MAX_ROWS:,} households in one file", field="file")
+        raise ValidationError(
+            _("at most {limit:,} households in one file"), field="file", limit=MAX_ROWS
+        )
     columns = _header(lines[0])
     rows: list[_Row] = []
     bad: list[BadRow] = []
@@ -128,23 +146,35 @@ def _rows(data: bytes) -> tuple[list[_Row], list[BadRow]]:
 
         hamlet, head, members_text = cell("hamlet"), cell("head"), cell("members")
         if not hamlet:
-            bad.append(BadRow(line, "the hamlet is empty"))
+            bad.append(BadRow(line, _("the hamlet is empty")))
             continue
         if not head:
-            bad.append(BadRow(line, "the head of household is empty"))
+            bad.append(BadRow(line, _("the head of household is empty")))
             continue
         if len(head) > 200 or len(cell("address")) > 300:
-            bad.append(BadRow(line, "a name or address is too long"))
+            bad.append(BadRow(line, _("a name or address is too long")))
             continue
         if not members_text.isdigit() or not 1 <= int(members_text) <= MAX_MEMBERS:
-            bad.append(BadRow(line, f"members must be a whole number from 1 to {MAX_MEMBERS}"))
+            bad.append(
+                BadRow(
+                    line,
+                    _("members must be a whole number from 1 to {limit}"),
+                    {"limit": MAX_MEMBERS},
+                )
+            )
             continue
         phone: str | None = None
         if cell("phone"):
             try:
                 phone = normalize_phone(cell("phone"))
             except ValidationError:
-                bad.append(BadRow(line, f"{cell('phone')!r} is not a Vietnamese phone number"))
+                bad.append(
+                    BadRow(
+                        line,
+                        _("{phone!r} is not a Vietnamese phone number"),
+                        {"phone": cell("phone")},
+                    )
+                )
                 continue
         rows.append(_Row(line, hamlet, head, int(members_text), cell("address"), phone))
     return rows, bad
@@ -160,8 +190,8 @@ async def _unit_in_scope(staff: Staff | None, unit_id: int, level: UnitLevel) ->
         await scope.require_unit(staff, unit)
     if unit.level is not level:
         if level is UnitLevel.COMMUNE:
-            raise ValidationError("choose a commune or ward", field="commune")
-        raise ValidationError("choose a hamlet (thôn, buôn, tổ dân phố)", field="hamlet")
+            raise ValidationError(_("choose a commune or ward"), field="commune")
+        raise ValidationError(_("choose a hamlet (thôn, buôn, tổ dân phố)"), field="hamlet")
     return unit
 
 
@@ -180,9 +210,19 @@ async def hamlet_named(commune: Unit, name: str) -> Unit:
     for hamlet in hamlets:
         if fold(_bare(hamlet)) == wanted:
             return hamlet
-    known = ", ".join(hamlet.name for hamlet in hamlets) or "none yet"
+    if not hamlets:
+        raise ValidationError(
+            _("{commune} has no hamlet called {name!r} (its hamlets: none yet)"),
+            field="hamlet",
+            commune=commune.name,
+            name=name,
+        )
     raise ValidationError(
-        f"{commune.name} has no hamlet called {name!r} (its hamlets: {known})", field="hamlet"
+        _("{commune} has no hamlet called {name!r} (its hamlets: {hamlets})"),
+        field="hamlet",
+        commune=commune.name,
+        name=name,
+        hamlets=", ".join(hamlet.name for hamlet in hamlets),
     )
 
 
@@ -220,21 +260,25 @@ async def add_household(
     head = clean(head_name)
     place = clean(address)
     if not head:
-        raise ValidationError("the head of household is empty", field="head_name")
+        raise ValidationError(_("the head of household is empty"), field="head_name")
     if len(head) > 200:
-        raise ValidationError("the name is too long (at most 200 characters)", field="head_name")
+        raise ValidationError(_("the name is too long (at most 200 characters)"), field="head_name")
     if len(place) > 300:
-        raise ValidationError("the address is too long (at most 300 characters)", field="address")
+        raise ValidationError(
+            _("the address is too long (at most 300 characters)"), field="address"
+        )
     if isinstance(members_count, bool) or not 1 <= members_count <= MAX_MEMBERS:
         raise ValidationError(
-            f"members must be a whole number from 1 to {MAX_MEMBERS}", field="members_count"
+            _("members must be a whole number from 1 to {limit}"),
+            field="members_count",
+            limit=MAX_MEMBERS,
         )
     number = normalize_phone(phone) if phone and phone.strip() else None
     for other_head, other_address in await Household.filter(hamlet_id=hamlet.id).values_list(
         "head_name", "address"
     ):
         if (fold(str(other_head)), fold(str(other_address))) == (fold(head), fold(place)):
-            raise Conflict("this household is already registered")
+            raise Conflict(_("this household is already registered"))
     household = await Household.create(
         hamlet=hamlet,
         head_name=head,
@@ -281,7 +325,7 @@ async def import_households(
 ) -> ImportResult:
     """Import the households of ``data`` (a CSV file's bytes) into ``commune``'s hamlets."""
     if commune.level is not UnitLevel.COMMUNE:
-        raise ValidationError("households are imported into a commune or ward", field="commune")
+        raise ValidationError(_("households are imported into a commune or ward"), field="commune")
     rows, bad = _rows(data)
     result = ImportResult(bad=bad)
     hamlets = {
@@ -303,12 +347,16 @@ async def import_households(
                 result.hamlets_added.append(hamlet.name)
             if hamlet is None:
                 result.bad.append(
-                    BadRow(row.line, f"{commune.name} has no hamlet called {row.hamlet!r}")
+                    BadRow(
+                        row.line,
+                        _("{commune} has no hamlet called {name!r}"),
+                        {"commune": commune.name, "name": row.hamlet},
+                    )
                 )
                 continue
             identity = (hamlet.id, fold(row.head), fold(row.address))
             if identity in existing:
-                result.bad.append(BadRow(row.line, "this household is already registered"))
+                result.bad.append(BadRow(row.line, _("this household is already registered")))
                 continue
             existing.add(identity)
             await Household.create(

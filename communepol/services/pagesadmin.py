@@ -50,7 +50,7 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from communepol.i18n import SUPPORTED_LOCALES
+from communepol.i18n import SUPPORTED_LOCALES, _
 from communepol.services import audit, channels, scope
 from communepol.services.pages import pick_translation
 from communepol.services.posts import PublicationStats, halt_publication, stats_of
@@ -83,9 +83,14 @@ def check_slug(slug: str) -> str:
     text = slug.strip()
     if not (SLUG_MIN <= len(text) <= SLUG_MAX and _SLUG.fullmatch(text)):
         raise ValidationError(
-            f"the slug {slug!r} is not valid: {SLUG_MIN} to {SLUG_MAX} characters of a-z, 0-9 "
-            "and '-', not starting or ending with '-'",
+            _(
+                "the slug {slug!r} is not valid: {least} to {most} characters of a-z, 0-9 "
+                "and '-', not starting or ending with '-'"
+            ),
             field="slug",
+            slug=slug,
+            least=SLUG_MIN,
+            most=SLUG_MAX,
         )
     return text
 
@@ -100,9 +105,11 @@ def slug_base(name: str) -> str:
 def check_title(title: str) -> str:
     text = clean(title)
     if not text:
-        raise ValidationError("a page needs a title", field="title")
+        raise ValidationError(_("a page needs a title"), field="title")
     if len(text) > TITLE_MAX:
-        raise ValidationError(f"a page title has at most {TITLE_MAX} characters", field="title")
+        raise ValidationError(
+            _("a page title has at most {limit} characters"), field="title", limit=TITLE_MAX
+        )
     return text
 
 
@@ -110,7 +117,9 @@ def check_description(description: str) -> str:
     text = clean_message(description)
     if len(text) > DESCRIPTION_MAX:
         raise ValidationError(
-            f"a page description has at most {DESCRIPTION_MAX} characters", field="description"
+            _("a page description has at most {limit} characters"),
+            field="description",
+            limit=DESCRIPTION_MAX,
         )
     return text
 
@@ -125,8 +134,10 @@ def check_categories(values: Iterable[str]) -> list[str]:
         except ValueError as err:
             choices = ", ".join(c.value for c in PostCategory)
             raise ValidationError(
-                f"unknown post category {value!r}; one of {choices}",
+                _("unknown post category {category!r}; one of {choices}"),
                 field="approval_categories",
+                category=value,
+                choices=choices,
             ) from err
     return [category.value for category in PostCategory if category in chosen]
 
@@ -134,8 +145,10 @@ def check_categories(values: Iterable[str]) -> list[str]:
 def check_locale(locale: str) -> str:
     if locale not in SUPPORTED_LOCALES:
         raise ValidationError(
-            f"unsupported language {locale!r}; one of {', '.join(SUPPORTED_LOCALES)}",
+            _("unsupported language {language!r}; one of {choices}"),
             field="default_locale",
+            language=locale,
+            choices=", ".join(SUPPORTED_LOCALES),
         )
     return locale
 
@@ -156,7 +169,7 @@ async def get_page(slug: str) -> Page:
     """The page ``slug`` (active or not) with its unit; `NotFound` otherwise."""
     page = await Page.filter(slug=slug.strip()).select_related("unit").first()
     if page is None:
-        raise NotFound(f"no page with slug {slug!r}")
+        raise NotFound(_("no page with slug {slug!r}"), slug=slug)
     return page
 
 
@@ -194,11 +207,12 @@ async def create_page(
     `ValidationError` for bad input, `Conflict` when the slug is taken."""
     if unit.level is UnitLevel.HAMLET:
         raise ValidationError(
-            f"{unit.name} is a hamlet: pages belong to communes, wards, districts and provinces",
+            _("{unit} is a hamlet: pages belong to communes, wards, districts and provinces"),
             field="unit",
+            unit=unit.name,
         )
     if not unit.active:
-        raise ValidationError(f"{unit.name} is no longer an active unit", field="unit")
+        raise ValidationError(_("{unit} is no longer an active unit"), field="unit", unit=unit.name)
     page_title = check_title(title if title is not None else default_title(unit))
     text = check_description(description)
     locale = check_locale(default_locale)
@@ -208,7 +222,7 @@ async def create_page(
     else:
         page_slug = check_slug(slug)
         if await Page.filter(slug=page_slug).exists():
-            raise Conflict(f"a page with slug {page_slug!r} already exists")
+            raise Conflict(_("a page with slug {slug!r} already exists"), slug=page_slug)
     try:
         async with in_transaction(raw.connection(Page).connection_name):
             page = await Page.create(
@@ -229,7 +243,7 @@ async def create_page(
                 data={"slug": page_slug, "title": page_title, "approval": ",".join(categories)},
             )
     except IntegrityError as err:  # another page took the slug between the check and now
-        raise Conflict(f"a page with slug {page_slug!r} already exists") from err
+        raise Conflict(_("a page with slug {slug!r} already exists"), slug=page_slug) from err
     return page
 
 
@@ -309,10 +323,14 @@ async def attach_channel(
             )
             if other is not None:
                 raise Conflict(
-                    f"zalo-oa account {account.id} already carries page {other.page.slug!r}: "
-                    "a Zalo OA is exactly one page (detach that page first)"
+                    _(
+                        "zalo-oa account {account} already carries page {slug!r}: "
+                        "a Zalo OA is exactly one page (detach that page first)"
+                    ),
+                    account=account.id,
+                    slug=other.page.slug,
                 )
-        _, created = await PageChannel.get_or_create(page=page, channel_account=account)
+        _link, created = await PageChannel.get_or_create(page=page, channel_account=account)
         if created:
             await _page_audit(
                 "page.channel_attached",
@@ -352,14 +370,16 @@ async def set_promotion_quota(
     limited). Whether it changed."""
     if account.kind is not ChannelKind.ZALO_OA:
         raise ValidationError(
-            f"{_kind_name(account.kind)} account {account.id} has no promotion quota: "
-            "only a zalo-oa account has one",
+            _("{kind} account {account} has no promotion quota: only a zalo-oa account has one"),
             field="quota",
+            kind=_kind_name(account.kind),
+            account=account.id,
         )
     if quota is not None and (isinstance(quota, bool) or not 0 <= quota <= QUOTA_MAX):
         raise ValidationError(
-            f"a promotion quota is a whole number from 0 to {QUOTA_MAX:,}, or none (not limited)",
+            _("a promotion quota is a whole number from 0 to {limit:,}, or none (not limited)"),
             field="quota",
+            limit=QUOTA_MAX,
         )
     if account.monthly_promotion_quota == quota:
         return False
@@ -503,7 +523,7 @@ async def post_stats(post_id: int) -> tuple[Post, list[PublicationStats]]:
     """A post (with its page) and what happened to each of its publications, newest first."""
     post = await Post.filter(id=post_id).select_related("page").first()
     if post is None:
-        raise NotFound(f"no post {post_id}")
+        raise NotFound(_("no post {post}"), post=post_id)
     publications = await Publication.filter(post_id=post.id).order_by("-occurrence_at", "-id")
     return post, [await stats_of(publication) for publication in publications]
 
@@ -559,7 +579,7 @@ def may_manage_channels(staff: Staff) -> bool:
 
 def _require_channel_admin(staff: Staff) -> None:
     if not may_manage_channels(staff):
-        raise PermissionDenied("only an admin adds or attaches channel accounts")
+        raise PermissionDenied(_("only an admin adds or attaches channel accounts"))
 
 
 async def attachable_accounts(staff: Staff, page: Page) -> list[ChannelAccount]:
@@ -604,9 +624,9 @@ async def add_account_for_page(
     credentials sealed (`channels.new_account_secrets`); an admin of the page's scope only.
     Nothing of the credentials reaches the audit trail or an error message."""
     _require_channel_admin(staff)
-    details, _ = await page_in_scope(staff, slug)
+    details, _health = await page_in_scope(staff, slug)
     if kind is ChannelKind.WEBCHAT:
-        raise ValidationError("choose Telegram, Zalo Bot or Zalo OA", field="kind")
+        raise ValidationError(_("choose Telegram, Zalo Bot or Zalo OA"), field="kind")
     channels.check_receive_mode(kind, receive_mode)
     secrets = channels.new_account_secrets(kind, credentials)
     handle = clean(public_handle or "")[:200] or None
@@ -634,7 +654,7 @@ async def attach_in_scope(staff: Staff, slug: str, account_id: int) -> bool:
     """`attach_channel` for an admin: the page in their scope, the account one of
     `attachable_accounts` (else `NotFound`)."""
     _require_channel_admin(staff)
-    details, _ = await page_in_scope(staff, slug)
+    details, _health = await page_in_scope(staff, slug)
     allowed = {account.id: account for account in await attachable_accounts(staff, details.page)}
     account = allowed.get(account_id)
     if account is None:

@@ -30,7 +30,7 @@ from communepol.db.models import (
     Unit,
 )
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from communepol.i18n import N_
+from communepol.i18n import N_, _
 from communepol.services import audit, notices, scope, tips, vault
 from communepol.services.contacts import open_identity
 from communepol.text import clean_message
@@ -67,20 +67,22 @@ async def request_reveal(
     the tip's unit are told."""
     tip = await tips.access_tip(staff, tip_ref)
     if not tip.anonymous:
-        raise ValidationError("this tip is not anonymous: its sender is named on it", field="tip")
+        raise ValidationError(
+            _("this tip is not anonymous: its sender is named on it"), field="tip"
+        )
     why = clean_message(reason)
     if len(why) < MIN_REASON:
         raise ValidationError(
-            f"state the reason in at least {MIN_REASON} characters", field="reason"
+            _("state the reason in at least {limit} characters"), field="reason", limit=MIN_REASON
         )
     if len(why) > MAX_REASON:
-        raise ValidationError(f"at most {MAX_REASON} characters", field="reason")
+        raise ValidationError(_("at most {limit} characters"), field="reason", limit=MAX_REASON)
     unit: Unit = tip.unit
     async with in_transaction(raw.connection(RevealRequest).connection_name):
         if await RevealRequest.exists(
             tip_id=tip.id, requested_by_id=staff.id, decided_at__isnull=True
         ):
-            raise Conflict("you already asked about this tip; it waits for a decision")
+            raise Conflict(_("you already asked about this tip; it waits for a decision"))
         request = await RevealRequest.create(tip=tip, requested_by=staff, reason=why)
         await audit.record(
             "tip.reveal_requested",
@@ -122,12 +124,12 @@ async def decide_reveal(
     # officer is PermissionDenied.
     await scope.require_approver(approver, tip.unit)
     if approver.id == request.requested_by_id:  # type: ignore[attr-defined]
-        raise PermissionDenied("a second person must decide your own request")
+        raise PermissionDenied(_("a second person must decide your own request"))
     if request.decided_at is not None:
-        raise Conflict("this request was already decided")
+        raise Conflict(_("this request was already decided"))
     if approve and await vault.tipster_of(keyring, tip.id) is None:
         # Erased on request, or the link is gone: an approval would reveal nothing.
-        raise Conflict("the sender of this tip can no longer be identified")
+        raise Conflict(_("the sender of this tip can no longer be identified"))
     now = utcnow()
     async with in_transaction(raw.connection(RevealRequest).connection_name):
         # Two approvers pressing at once: only one decision is kept.
@@ -135,7 +137,7 @@ async def decide_reveal(
             approved=approve, approved_by_id=approver.id, decided_at=now
         )
         if not decided:
-            raise Conflict("this request was already decided")
+            raise Conflict(_("this request was already decided"))
         await audit.record(
             "tip.reveal_approved" if approve else "tip.reveal_refused",
             actor=approver,
@@ -171,13 +173,13 @@ async def revealed_identity(
     tip = await tips.access_tip(staff, request.tip.id)
     if request.approved is not True:
         raise PermissionDenied(
-            "this request was refused"
+            _("this request was refused")
             if request.decided_at is not None
-            else "this request waits for a second person's approval"
+            else _("this request waits for a second person's approval")
         )
     contact = await vault.tipster_of(keyring, tip.id)
     if contact is None:
-        raise NotFound("the sender of this tip can no longer be identified")
+        raise NotFound(_("the sender of this tip can no longer be identified"))
     account = await ChannelAccount.get(id=contact.channel_account_id)  # type: ignore[attr-defined]
     identity = open_identity(keyring, contact)
     await audit.record(

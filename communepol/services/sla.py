@@ -37,6 +37,7 @@ from communepol.db.models import (
     Urgency,
 )
 from communepol.errors import ValidationError
+from communepol.i18n import _
 from communepol.services import audit, scope
 from communepol.services.units import subtree_q
 
@@ -109,19 +110,24 @@ async def set_policy(
     try:
         level = Urgency(urgency)
     except ValueError as err:
-        raise ValidationError("urgency: critical, high, normal or low", field="urgency") from err
-    for name, value in (
-        ("first response", first_response_minutes),
-        ("resolution", resolution_minutes),
-        ("repeat", repeat_minutes),
+        raise ValidationError(_("urgency: critical, high, normal or low"), field="urgency") from err
+    # One message per deadline, whole: its name is words to translate, not a value.
+    for name, value, refusal in (
+        (
+            "first response",
+            first_response_minutes,
+            _("first response: 1 minute to 1 year, in minutes"),
+        ),
+        ("resolution", resolution_minutes, _("resolution: 1 minute to 1 year, in minutes")),
+        ("repeat", repeat_minutes, _("repeat: 1 minute to 1 year, in minutes")),
     ):
         if not 1 <= value <= 365 * 24 * 60:
-            raise ValidationError(f"{name}: 1 minute to 1 year, in minutes", field=name)
+            raise ValidationError(refusal, field=name)
     if resolution_minutes < first_response_minutes:
         raise ValidationError(
-            "resolution cannot come before the first response", field="resolution"
+            _("resolution cannot come before the first response"), field="resolution"
         )
-    row, _ = await SlaPolicy.update_or_create(
+    row, _created = await SlaPolicy.update_or_create(
         unit=unit,
         urgency=level,
         defaults={

@@ -7,7 +7,8 @@ database transaction — a slow platform never holds the database — through th
 adapter, stores them in the media store (`communepol.media`: type decided by the bytes, photo
 metadata — EXIF, GPS, XMP — stripped; voice notes and PDFs kept as sent; anything else
 refused), and forgets the platform reference. A failure is retried on later ticks and given up
-after `ATTEMPTS`, with the reason kept for officers.
+after `ATTEMPTS`, with the reason kept for officers (in English, the refusal's msgid when it has
+no values: it is shown through the catalog, so it reads in the officer's language).
 
 An officer who may see the tip (`tips.access_tip`) gets each stored photo as a message whose
 media is a link ``/tipfile/<id>/<expires>/<signature>`` (the platforms fetch the photo from it
@@ -29,7 +30,7 @@ from communepol.clock import utcnow
 from communepol.crypto import DecryptionError, Keyring
 from communepol.db.models import AttachmentStatus, Staff, TipAttachment
 from communepol.errors import CommunepolError, NotFound, ValidationError
-from communepol.i18n import I18n
+from communepol.i18n import I18n, _
 from communepol.media import AUDIO_CONTENT_TYPES, IMAGE_CONTENT_TYPES, PDF, MediaStore
 from communepol.ports import (
     Button,
@@ -75,23 +76,23 @@ async def fetch_pending(
         try:
             media = _source(keyring, row)
             if row.channel_account_id is None:
-                raise ValidationError("no channel to fetch the file from")
-            _, channel = await registry.get(row.channel_account_id)
+                raise ValidationError(_("no channel to fetch the file from"))
+            _account, channel = await registry.get(row.channel_account_id)
             download = getattr(channel, "download", None)
             if download is None:
-                raise ValidationError("files cannot be fetched from this channel")
+                raise ValidationError(_("files cannot be fetched from this channel"))
             data = await download(media, max_bytes=MAX_BYTES)
             saved = await asyncio.to_thread(store.save, data, allowed=ACCEPTED, max_bytes=MAX_BYTES)
         except ValidationError as err:
             await _fail(row, err.message)
             continue
         except PermanentSendError:
-            await _fail(row, "the platform no longer has this file")
+            await _fail(row, _("the platform no longer has this file"))
             continue
         except (SendError, CommunepolError, OSError) as err:
             log.warning("tip attachment %s not fetched: %s", row.id, type(err).__name__)
             if row.attempts + 1 >= ATTEMPTS:
-                await _fail(row, "the platform did not deliver the file")
+                await _fail(row, _("the platform did not deliver the file"))
             continue
         await TipAttachment.filter(id=row.id).update(
             status=AttachmentStatus.STORED,
@@ -111,7 +112,7 @@ def _source(keyring: Keyring, row: TipAttachment) -> Media:
     try:
         value = keyring.box("tip-attachment").open_json(row.source_sealed or "")
     except DecryptionError as err:
-        raise ValidationError("the file reference is unreadable") from err
+        raise ValidationError(_("the file reference is unreadable")) from err
     return Media(
         kind=MediaKind(value["kind"]),
         ref=str(value["ref"]),
@@ -206,7 +207,9 @@ async def attachment_messages(
         messages.append(
             OutboundMessage(
                 text=catalog.gettext(
-                    lang, "A file could not be kept: {reason}", reason=row.error or "—"
+                    lang,
+                    "A file could not be kept: {reason}",
+                    reason=catalog.gettext(lang, row.error) if row.error else "—",
                 )
             )
         )

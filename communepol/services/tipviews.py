@@ -29,6 +29,7 @@ from communepol.db.models import (
     Unit,
 )
 from communepol.errors import NotFound, ValidationError
+from communepol.i18n import _
 from communepol.services import scope, sla, tips
 
 MAX_PAGE = 100
@@ -83,9 +84,9 @@ async def search_tips(
     for any open one), category, unit (its subtree and the tips routed to it; the unit must be
     in the scope) and whether a deadline has passed."""
     if not 1 <= limit <= MAX_PAGE:
-        raise ValidationError(f"limit is 1 to {MAX_PAGE}", field="limit")
+        raise ValidationError(_("limit is 1 to {limit}"), field="limit", limit=MAX_PAGE)
     if offset < 0:
-        raise ValidationError("offset is 0 or more", field="offset")
+        raise ValidationError(_("offset is 0 or more"), field="offset")
     query: QuerySet[Tip] = Tip.filter(await tips.scope_q(staff))
     if status == OPEN:
         query = query.filter(status__in=OPEN_TIP_STATUSES)
@@ -93,12 +94,12 @@ async def search_tips(
         try:
             query = query.filter(status=TipStatus(status))
         except ValueError as err:
-            raise ValidationError("unknown tip status", field="status") from err
+            raise ValidationError(_("unknown tip status"), field="status") from err
     if category is not None:
         try:
             query = query.filter(category=TipCategory(category))
         except ValueError as err:
-            raise ValidationError("unknown tip category", field="category") from err
+            raise ValidationError(_("unknown tip category"), field="category") from err
     if unit_id is not None:
         query = query.filter(await tips.unit_scope_q(await unit_in_scope(staff, unit_id)))
     if overdue is not None:
@@ -136,7 +137,7 @@ async def board(
     """The response-time board of ``unit_id`` (by default the staff member's own unit) over the
     last ``days`` days: per commune, received, answered, median and p90 minutes, open, overdue."""
     if not 1 <= days <= 366:
-        raise ValidationError("days is 1 to 366", field="days")
+        raise ValidationError(_("days is 1 to 366"), field="days")
     own: int = staff.unit_id  # type: ignore[attr-defined]
     unit = await unit_in_scope(staff, own if unit_id is None else unit_id)
     now = now or utcnow()

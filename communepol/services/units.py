@@ -36,6 +36,7 @@ from vietnam_provinces import Province, Ward
 
 from communepol.db.models.units import Unit, UnitLevel
 from communepol.errors import Conflict, UnitNotFound, ValidationError
+from communepol.i18n import _
 from communepol.text import clean, fold
 
 __all__ = [
@@ -236,15 +237,20 @@ def _pick_province(ref: str, provinces: Sequence[_Spec]) -> _Spec:
         for spec in provinces:
             if spec.code == code:
                 return spec
-        raise UnitNotFound(f"no province has code {text!r}")
+        raise UnitNotFound(_("no province has code {code!r}"), code=text)
     wanted = {variant.key for variant in _variants(text)}
     for spec in provinces:
         if spec.name_folded in wanted:
             return spec
     names = {spec.name_folded: spec.name for spec in provinces}
     close = difflib.get_close_matches(_search_key(fold(text)), names, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(names[key] for key in close)}?" if close else ""
-    raise UnitNotFound(f"no province matches {ref!r}{hint}")
+    if close:
+        raise UnitNotFound(
+            _("no province matches {ref!r}; did you mean {names}?"),
+            ref=ref,
+            names=", ".join(names[key] for key in close),
+        )
+    raise UnitNotFound(_("no province matches {ref!r}"), ref=ref)
 
 
 async def import_units(province: str | None = None) -> UnitImportResult:
@@ -273,7 +279,7 @@ async def import_units(province: str | None = None) -> UnitImportResult:
             parents = {code: (unit_id, f"{path}{unit_id}/") for code, unit_id, path in rows}
             c_created, c_updated = await _sync(conn, communes, existing, parents=parents)
     except IntegrityError as err:
-        raise Conflict("the units changed during the import; run it again") from err
+        raise Conflict(_("the units changed during the import; run it again")) from err
     return UnitImportResult(p_created, p_updated, c_created, c_updated)
 
 
@@ -362,9 +368,11 @@ def _variants(query: str) -> list[_Variant]:
     text = clean(query)
     key = _search_key(fold(text))
     if not key:
-        raise ValidationError("type part of a unit name to search for", field="query")
+        raise ValidationError(_("type part of a unit name to search for"), field="query")
     if len(key) > QUERY_MAX:
-        raise ValidationError(f"a unit name has at most {QUERY_MAX} characters", field="query")
+        raise ValidationError(
+            _("a unit name has at most {limit} characters"), field="query", limit=QUERY_MAX
+        )
     accented_words = text.lower().split(" ")
     words = key.split(" ")
     variants = [_Variant(key, None, text.lower())]
@@ -510,7 +518,9 @@ async def search_units(
     A blank query raises `ValidationError`.
     """
     if not 1 <= limit <= LIMIT_MAX:
-        raise ValidationError(f"limit must be between 1 and {LIMIT_MAX}", field="limit")
+        raise ValidationError(
+            _("limit must be between 1 and {limit}"), field="limit", limit=LIMIT_MAX
+        )
     ranked = await _ranked(_variants(query), level=level, within=within, want=limit)
     return await _units([rank.id for rank in ranked[:limit]])
 
@@ -541,23 +551,37 @@ async def resolve_unit(ref: str, *, level: UnitLevel | None = None) -> Unit:
     """
     text = clean(ref)
     if not text:
-        raise ValidationError("give a unit code or name", field="unit")
+        raise ValidationError(_("give a unit code or name"), field="unit")
     if _DIGITS.fullmatch(text):
         unit = await _by_code(text, level)
         if unit is not None:
             return unit
     ranked = await _ranked(_variants(text), level=level, within=None, want=1)
     if not ranked:
-        raise UnitNotFound(f"no unit matches {ref!r}")
+        raise UnitNotFound(_("no unit matches {ref!r}"), ref=ref)
     best = [rank for rank in ranked if rank.tie == ranked[0].tie]
     units = await _units([rank.id for rank in best[:5]])
     if len(best) == 1:
         return units[0]
     listed = "; ".join(await _describe(units))
-    more = f" and {len(best) - len(units)} more" if len(best) > len(units) else ""
+    if len(best) > len(units):
+        raise ValidationError(
+            _(
+                "{ref!r} matches {count} units: {units} and {more} more. "
+                "Give the code or a fuller name."
+            ),
+            field="unit",
+            ref=ref,
+            count=len(best),
+            units=listed,
+            more=len(best) - len(units),
+        )
     raise ValidationError(
-        f"{ref!r} matches {len(best)} units: {listed}{more}. Give the code or a fuller name.",
+        _("{ref!r} matches {count} units: {units}. Give the code or a fuller name."),
         field="unit",
+        ref=ref,
+        count=len(best),
+        units=listed,
     )
 
 
@@ -601,26 +625,31 @@ async def add_hamlet(commune: Unit, name: str, kind: str = "Thôn") -> Unit:
     """
     if commune.level != UnitLevel.COMMUNE:
         raise ValidationError(
-            f"hamlets are added under a commune or ward, not under {commune.name}",
+            _("hamlets are added under a commune or ward, not under {unit}"),
             field="commune",
+            unit=commune.name,
         )
     kind_text = _capitalised(clean(kind))
     if not fold(kind_text):
-        raise ValidationError("the hamlet kind is empty", field="kind")
+        raise ValidationError(_("the hamlet kind is empty"), field="kind")
     if len(kind_text) > KIND_MAX:
-        raise ValidationError(f"a hamlet kind has at most {KIND_MAX} characters", field="kind")
+        raise ValidationError(
+            _("a hamlet kind has at most {limit} characters"), field="kind", limit=KIND_MAX
+        )
     text = clean(name)
     if fold(text) in ("", fold(kind_text)):
-        raise ValidationError("the hamlet name is empty", field="name")
+        raise ValidationError(_("the hamlet name is empty"), field="name")
     full, rest = _with_kind(text, kind_text)
     if len(full) > NAME_MAX:
-        raise ValidationError(f"a unit name has at most {NAME_MAX} characters", field="name")
+        raise ValidationError(
+            _("a unit name has at most {limit} characters"), field="name", limit=NAME_MAX
+        )
     folded = fold(rest)
     async with in_transaction() as conn:
         # Locking the commune row serialises concurrent additions to one commune (PostgreSQL).
         parent = await Unit.filter(id=commune.id).select_for_update().using_db(conn).first()
         if parent is None or parent.level != UnitLevel.COMMUNE:
-            raise ValidationError("that commune no longer exists", field="commune")
+            raise ValidationError(_("that commune no longer exists"), field="commune")
         siblings = await (
             Unit.filter(parent_id=parent.id, level=UnitLevel.HAMLET, name_folded=folded)
             .using_db(conn)
@@ -628,7 +657,9 @@ async def add_hamlet(commune: Unit, name: str, kind: str = "Thôn") -> Unit:
         )
         for sibling_kind, sibling_name in siblings:
             if fold(sibling_kind) == fold(kind_text):
-                raise Conflict(f"{parent.name} already has {sibling_name}")
+                raise Conflict(
+                    _("{commune} already has {hamlet}"), commune=parent.name, hamlet=sibling_name
+                )
         return await Unit.create(
             using_db=conn,
             level=UnitLevel.HAMLET,

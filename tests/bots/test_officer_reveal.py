@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from tortoise.context import TortoiseContext
 
-from communepol.db.models import AuditEvent, Delivery, DeliveryKind, RevealRequest
+from communepol.db.models import AuditEvent, Contact, Delivery, DeliveryKind, RevealRequest
+from communepol.services import reveal
+from communepol.services import staff as roster
 from communepol.services.contacts import ContactIdentity, find_or_create_contact
 from communepol.settings import Settings
 from tests import pagekit
-from tests.bots.test_officer_tips import district, linked, ref, submit
+from tests.bots.test_officer_tips import Person, district, linked, ref, submit
 
 REASON = "Người báo tin là nhân chứng duy nhất của vụ cướp, cần mời làm chứng."
 
@@ -68,3 +70,31 @@ async def test_a_reveal_needs_a_reason_and_a_second_person_and_shows_only_to_its
     assert {"tip.reveal_requested", "tip.reveal_approved", "tip.identity_read"} <= set(actions)
     for event in await AuditEvent.all():
         assert "Hoàng Thị Lan" not in str(event.data) and "tipster-77" not in str(event.data)
+
+
+async def test_a_refused_decision_reads_in_the_officers_language(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    d = await district()
+    tipster, _ = await find_or_create_contact(
+        pagekit.KEYRING, d.bot, ContactIdentity("tipster-78", "Hoàng Thị Lan"), locale="vi"
+    )
+    tip = await submit(tipster, d.ea_kar, anonymous=True)
+    # The supervisor asks, so the refusal is the reveal service's own: not their own request.
+    request = await reveal.request_reveal(d.supervisor, tip.id, REASON)
+    chief = Person(d.bot, settings, "tg-chief-vi")  # keeps the default language, Vietnamese
+    code, _ = await roster.issue_link_code(pagekit.KEYRING, d.supervisor)
+    [linked_vi] = await chief.send(f"/link {code}")
+    assert linked_vi.text.startswith("Đã liên kết: tại đây bạn thao tác với tư cách")
+
+    [own] = await chief.press(f"rv:{request.id}:y")
+    assert own.text == (
+        "Xin lỗi, chưa thực hiện được: đề nghị của chính đồng chí phải do người thứ hai quyết định"
+    )
+    [early] = await chief.press(f"rv:{request.id}:show")
+    assert early.text == "Xin lỗi, chưa thực hiện được: đề nghị này đang chờ người thứ hai duyệt"
+
+    await Contact.filter(id=(await chief.contact()).id).update(locale="en")
+    [own] = await chief.press(f"rv:{request.id}:y")
+    assert own.text == "Sorry, that did not work: a second person must decide your own request"
+    assert (await RevealRequest.get(id=request.id)).decided_at is None

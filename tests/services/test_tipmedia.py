@@ -131,6 +131,16 @@ async def test_officers_in_scope_get_signed_links_that_expire(
         f"{desk.settings.public_base_url}/tipfile/"
     )
     assert sum("could not be kept" in m.text for m in messages) == 2
+    # The platform's refusal is kept in English and read in the officer's language.
+    assert "A file could not be kept: the platform no longer has this file" in [
+        m.text for m in messages
+    ]
+    in_vietnamese = await tipmedia.attachment_messages(
+        pagekit.KEYRING, desk.officer, 1, desk.settings.public_base_url, locale="vi"
+    )
+    assert "Một tệp không lưu được: nền tảng không còn lưu tệp này" in [
+        m.text for m in in_vietnamese
+    ]
     with pytest.raises(NotFound):
         await tipmedia.attachment_messages(
             pagekit.KEYRING, desk.stranger, 1, desk.settings.public_base_url

@@ -657,12 +657,22 @@ async def test_the_attachments_are_behind_signed_links(
         status=AttachmentStatus.STORED,
     )
     await TipAttachment.create(tip=tip, kind="document", status=AttachmentStatus.PENDING)
+    await TipAttachment.create(
+        tip=tip,
+        kind="document",
+        status=AttachmentStatus.FAILED,
+        error="the platform no longer has this file",  # as tipmedia keeps it: the English
+    )
     browser = (await browsers(client, world.people, clock, "officer_a"))["officer_a"]
     browser.cookies["lang"] = "en"
     html = await page(browser, f"/admin/tips/T-{tip.reference}")
     base = settings.public_base_url
     [link] = re.findall(rf'href="({re.escape(base)}/tipfile/{photo.id}/[^"]+)"', html)
     assert "Photo 1" in html and "still being fetched" in html
+    assert "could not be kept: the platform no longer has this file" in html
+    browser.cookies["lang"] = "vi"
+    html_vi = await page(browser, f"/admin/tips/T-{tip.reference}")
+    assert "không lưu được: nền tảng không còn lưu tệp này" in html_vi
     # The link is the tipfile route's own: it serves the stored, cleaned file.
     path = link.removeprefix(base)
     served = await client.get(path)
