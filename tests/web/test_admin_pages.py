@@ -19,6 +19,8 @@ from aiohttp.test_utils import TestClient
 
 from communepol.app import create_app
 from communepol.db.models import (
+    Follow,
+    FollowStatus,
     Household,
     Post,
     PostCategory,
@@ -360,6 +362,12 @@ async def test_the_dashboard_counts_the_units_tips_followers_posts_and_household
     page_b = await pagekit.page(commune_b, "ca-cu-hue", bot)
     await pagekit.followers(page_a, bot, 3, prefix="a")
     await pagekit.followers(page_b, bot, 2, prefix="b")
+    # One of commune A's followers left a week ago; another followed 40 days ago.
+    left, early = await Follow.filter(page_id=page_a.id).order_by("id").limit(2)
+    await Follow.filter(id=left.id).update(
+        status=FollowStatus.STOPPED, stopped_at=clock.now - timedelta(days=7)
+    )
+    await Follow.filter(id=early.id).update(followed_at=clock.now - timedelta(days=40))
     for page, count in ((page_a, 2), (page_b, 1)):
         for n in range(count):
             post = await Post.create(
@@ -378,6 +386,7 @@ async def test_the_dashboard_counts_the_units_tips_followers_posts_and_household
             clock,
             status=TipStatus.RESOLVED,
             first_response_at=clock.now + timedelta(minutes=minutes),
+            resolved_at=clock.now + timedelta(minutes=minutes * 4),  # 40 and 120 minutes
         )
     await _tip(commune_a, "AAA3", clock)  # due an hour after it came: overdue now
     clock.now = start
@@ -389,7 +398,9 @@ async def test_the_dashboard_counts_the_units_tips_followers_posts_and_household
     figures = await overview.dashboard(people.supervisor_1)
     assert (figures.open_tips, figures.overdue_tips) == (2, 1)
     assert (figures.received, figures.answered) == (4, 2)
-    assert (figures.followers, figures.published) == (3, 2)
+    assert (figures.followers, figures.published) == (2, 2)
+    assert (figures.followers_gained, figures.followers_lost) == (2, 1)
+    assert (figures.median_first_response_minutes, figures.median_resolution_minutes) == (20, 80)
     assert (figures.coverage.registered, figures.coverage.unreached) == (1, 1)
     assert [(bar.label, bar.value) for bar in figures.response_bars] == [("Xã Ea Pốk", 20.0)]
 
@@ -401,7 +412,10 @@ async def test_the_dashboard_counts_the_units_tips_followers_posts_and_household
     assert tile("open tips") == "2"
     assert tile("overdue tips") == "1"
     assert tile("tips answered / received in 30 days") == "2 / 4"
-    assert tile("page followers") == "3"
+    assert tile("page followers") == "2"
+    assert "+2 / −1 in 30 days" in html
+    assert tile("median minutes to the first response, 30 days") == "20"
+    assert tile("median minutes to resolution, 30 days") == "80"
     assert tile("posts published in 30 days") == "2"
     assert tile("households reached / registered") == "0 / 1"
     chart = html.split('<svg class="bars"')[1].split("</svg>")[0]
@@ -411,7 +425,7 @@ async def test_the_dashboard_counts_the_units_tips_followers_posts_and_household
     province = await signed_in(client, people.admin, clock, {})
     wide = await (await province.get("/admin/?lang=en")).text()
     assert re.search(r'<span class="big">3</span> open tips', wide)
-    assert re.search(r'<span class="big">5</span> page followers', wide)
+    assert re.search(r'<span class="big">4</span> page followers', wide)
     assert re.search(r'<span class="big">3</span> posts published', wide)
 
 
