@@ -79,6 +79,18 @@ VARIABLES: tuple[Variable, ...] = (
         "comma-separated IP addresses of the reverse proxies whose X-Forwarded-For is believed "
         "(login throttling and the audit trail); empty: the peer address is the client",
     ),
+    Variable(
+        "WATCH_TIP_READS",
+        "40",
+        "the breach watch alerts when one account reads more distinct tips than this within "
+        "10 minutes (1-100000)",
+    ),
+    Variable(
+        "WATCH_REFUSED",
+        "5",
+        "the breach watch alerts when one account is refused another unit's tips more often "
+        "than this within 10 minutes (1-100000)",
+    ),
 )
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -104,6 +116,8 @@ class Settings:
     zalo_bot_api_base: str = "https://bot-api.zaloplatforms.com"
     telegram_send_rate: float = 30.0
     trusted_proxies: tuple[str, ...] = ()
+    watch_tip_reads: int = 40
+    watch_refused: int = 5
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -153,6 +167,8 @@ class Settings:
             zalo_bot_api_base=_http_url("ZALO_BOT_API_BASE", raw("ZALO_BOT_API_BASE")),
             telegram_send_rate=_rate(raw("TELEGRAM_SEND_RATE")),
             trusted_proxies=_addresses("TRUSTED_PROXIES", raw("TRUSTED_PROXIES")),
+            watch_tip_reads=_threshold("WATCH_TIP_READS", raw("WATCH_TIP_READS")),
+            watch_refused=_threshold("WATCH_REFUSED", raw("WATCH_REFUSED")),
         )
 
 
@@ -187,6 +203,16 @@ def _rate(value: str) -> float:
     if not 1 <= rate <= 1000:
         raise _fail("TELEGRAM_SEND_RATE", f"{value!r} is not a rate from 1 to 1000 per second")
     return rate
+
+
+MAX_THRESHOLD = 100_000
+
+
+def _threshold(name: str, value: str) -> int:
+    """A count above which the breach watch alerts: a whole number, at least 1."""
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_THRESHOLD:
+        raise _fail(name, f"{value!r} is not a whole number from 1 to {MAX_THRESHOLD}")
+    return int(value)
 
 
 def _addresses(name: str, value: str) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.errors import NotFound
-from communepol.services import coverage, scope, sla, tips
+from communepol.services import breachwatch, coverage, scope, sla, tips
 from communepol.services.units import subtree_prefix, subtree_q
 
 RECENT = timedelta(days=30)
@@ -101,6 +101,9 @@ class Dashboard:
     communes_with_households: int
     since: datetime
     overdue_bars: list[Bar] = field(default_factory=list)
+    # The breach watch's alerts of the last day about staff of the subtree (supervisors and
+    # admins only): a banner linking to the audit log.
+    security_alerts: list[breachwatch.SecurityAlert] = field(default_factory=list)
 
 
 def _scaled(bars: list[Bar]) -> list[Bar]:
@@ -114,8 +117,8 @@ async def dashboard(staff: Staff, *, now: datetime | None = None, bars: int = 12
     """The figures of ``staff``'s unit: open and overdue tips (those they can see, routed ones
     included), tips received and answered in the last 30 days with each commune's median
     minutes to the first response, active follows of the unit's pages, publications of the
-    last 30 days, and household coverage summed over the communes that registered
-    households."""
+    last 30 days, household coverage summed over the communes that registered households, and
+    (for supervisors and admins) the security alerts of the last 24 hours in their subtree."""
     now = now or utcnow()
     since = now - RECENT
     unit = await own_unit(staff)
@@ -166,4 +169,5 @@ async def dashboard(staff: Staff, *, now: datetime | None = None, bars: int = 12
         communes_with_households=len(with_households),
         since=since,
         overdue_bars=_scaled([Bar(row.unit_name, row.overdue) for row in overdue[:bars]]),
+        security_alerts=await breachwatch.recent_alerts(staff, now=now),
     )
