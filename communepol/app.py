@@ -27,7 +27,7 @@ from communepol.crypto import Keyring
 from communepol.db.orm import open_database, require_current_schema
 from communepol.i18n import I18n
 from communepol.jobs import Ticker, TipJobs
-from communepol.services import tipmedia
+from communepol.services import breachwatch, tipmedia
 from communepol.services.channels import ChannelFactory, ChannelRegistry
 from communepol.services.inbox import InboxWriter
 from communepol.services.posts import Publisher
@@ -169,7 +169,13 @@ def _workers(run: bool) -> Callable[[web.Application], AsyncIterator[None]]:
                 app[keys.PUBLISHER],
                 on_published=dispatcher.wake,
                 tip_jobs=TipJobs(
-                    keyring, registry, tipmedia.store_for(app[keys.SETTINGS].data_dir)
+                    keyring,
+                    registry,
+                    tipmedia.store_for(app[keys.SETTINGS].data_dir),
+                    watch_limits=breachwatch.Limits(
+                        app[keys.SETTINGS].watch_tip_reads, app[keys.SETTINGS].watch_refused
+                    ),
+                    zone=app[keys.SETTINGS].tz,
                 ),
             )
             ticker.start()

@@ -1535,6 +1535,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_token_commands(group("tokens", "Personal API tokens: create, list, revoke."), add)
 
+    from communepol.cli_audit import add_audit_commands
+
+    add_audit_commands(group("audit", "The audit trail: incident reports."), add)
+
     i18n_commands = group("i18n", "Translation catalogs.")
     root = Path(__file__).resolve().parent.parent
     for name, func, text in (

@@ -15,6 +15,10 @@ Jobs:
   their unit, again at each repeat interval (`communepol.services.sla.escalate_due`).
 - ``tip-files`` (every ``FETCH_EVERY`` seconds): the files residents attached to tips are
   fetched from the platforms, cleaned and stored (`communepol.services.tipmedia`).
+- ``breach-watch`` (every ``WATCH_EVERY`` seconds): an account that read too many tips, or
+  was refused other units' tips too often, in the last 10 minutes raises a security alert and
+  its supervisors are told (`communepol.services.breachwatch.watch`). Like the others it runs
+  in every process: the alert is claimed under a lock of the staff row, so it is raised once.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -32,7 +37,7 @@ from communepol.clock import utcnow
 from communepol.crypto import Keyring
 from communepol.errors import Unavailable
 from communepol.media import MediaStore
-from communepol.services import alerts, follows, sla, tipmedia
+from communepol.services import alerts, breachwatch, follows, sla, tipmedia
 from communepol.services.channels import ChannelRegistry
 from communepol.services.posts import Publisher
 
@@ -42,16 +47,20 @@ PUBLISH_EVERY = 2.0  # seconds: "publish now" goes out within this
 HOUSEKEEPING_EVERY = 60.0
 ESCALATE_EVERY = 30.0  # the shortest deadline is minutes: escalation is at most this late
 FETCH_EVERY = 3.0
+WATCH_EVERY = 60.0  # an alert fires within a minute of the read that crossed the limit
 
 
 @dataclass(frozen=True)
 class TipJobs:
     """What the tip jobs need: the keyring (vault, sealed file references), the channel
-    adapters (to fetch files) and the media store."""
+    adapters (to fetch files), the media store, and the breach watch's limits and the zone its
+    notices give times in."""
 
     keyring: Keyring
     registry: ChannelRegistry
     store: MediaStore
+    watch_limits: breachwatch.Limits = field(default_factory=breachwatch.Limits)
+    zone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Ho_Chi_Minh"))
 
 
 class Ticker:
@@ -101,12 +110,23 @@ class Ticker:
         jobs = self.tip_jobs
         return await tipmedia.fetch_pending(jobs.keyring, jobs.registry, jobs.store)
 
+    async def watch(self, now: datetime | None = None) -> list[breachwatch.Raised]:
+        """Raise the security alerts due; the dispatcher is woken when a notice was planned."""
+        if self.tip_jobs is None:
+            return []
+        jobs = self.tip_jobs
+        raised = await breachwatch.watch(jobs.watch_limits, jobs.zone, now)
+        if any(alert.notified for alert in raised):
+            self.on_published()
+        return raised
+
     def start(self) -> None:
         self._add(self.publish, PUBLISH_EVERY, "publish")
         self._add(self.housekeeping, HOUSEKEEPING_EVERY, "housekeeping")
         if self.tip_jobs is not None:
             self._add(self.escalate, ESCALATE_EVERY, "escalate")
             self._add(self.fetch_tip_files, FETCH_EVERY, "tip-files")
+            self._add(self.watch, WATCH_EVERY, "breach-watch")
         self.scheduler.start()
 
     def _add(self, job: Callable[[], Awaitable[object]], seconds: float, name: str) -> None:

@@ -86,6 +86,18 @@ VARIABLES: tuple[Variable, ...] = (
         "passwords are checked against (k-anonymity: only 5 hex digits of the SHA-1 leave); "
         "empty: off, only the local list of common passwords applies",
     ),
+    Variable(
+        "WATCH_TIP_READS",
+        "40",
+        "the breach watch alerts when one account reads more distinct tips than this within "
+        "10 minutes (1-100000)",
+    ),
+    Variable(
+        "WATCH_REFUSED",
+        "5",
+        "the breach watch alerts when one account is refused another unit's tips more often "
+        "than this within 10 minutes (1-100000)",
+    ),
 )
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -112,6 +124,8 @@ class Settings:
     telegram_send_rate: float = 30.0
     trusted_proxies: tuple[str, ...] = ()
     pwned_passwords_url: str = ""
+    watch_tip_reads: int = 40
+    watch_refused: int = 5
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -164,6 +178,8 @@ class Settings:
             pwned_passwords_url=_optional_http_url(
                 "PWNED_PASSWORDS_URL", raw("PWNED_PASSWORDS_URL")
             ),
+            watch_tip_reads=_threshold("WATCH_TIP_READS", raw("WATCH_TIP_READS")),
+            watch_refused=_threshold("WATCH_REFUSED", raw("WATCH_REFUSED")),
         )
 
 
@@ -203,6 +219,16 @@ def _rate(value: str) -> float:
     if not 1 <= rate <= 1000:
         raise _fail("TELEGRAM_SEND_RATE", f"{value!r} is not a rate from 1 to 1000 per second")
     return rate
+
+
+MAX_THRESHOLD = 100_000
+
+
+def _threshold(name: str, value: str) -> int:
+    """A count above which the breach watch alerts: a whole number, at least 1."""
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_THRESHOLD:
+        raise _fail(name, f"{value!r} is not a whole number from 1 to {MAX_THRESHOLD}")
+    return int(value)
 
 
 def _addresses(name: str, value: str) -> tuple[str, ...]:

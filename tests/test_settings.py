@@ -115,3 +115,19 @@ def test_every_variable_is_in_the_readme() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     missing = [v.name for v in VARIABLES if f"`{PREFIX}{v.name}`" not in readme]
     assert missing == []
+
+
+def test_the_breach_watch_limits_are_read_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    defaults = Settings.from_env(env(SECRET_KEY=KEY), workdir=tmp_path)
+    assert (defaults.watch_tip_reads, defaults.watch_refused) == (40, 5)
+    chosen = Settings.from_env(
+        env(SECRET_KEY=KEY, WATCH_TIP_READS="120", WATCH_REFUSED="3"), workdir=tmp_path
+    )
+    assert (chosen.watch_tip_reads, chosen.watch_refused) == (120, 3)
+    for name in ("WATCH_TIP_READS", "WATCH_REFUSED"):
+        for value in ("0", "-1", "forty", "4.5", "100001", "٤٠"):
+            with pytest.raises(SettingsError) as caught:
+                Settings.from_env(env(SECRET_KEY=KEY, **{name: value}), workdir=tmp_path)
+            assert caught.value.message == (
+                f"{PREFIX}{name}: {value!r} is not a whole number from 1 to 100000"
+            )

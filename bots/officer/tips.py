@@ -45,7 +45,7 @@ from communepol.db.models import (
 from communepol.errors import Conflict, NotFound, ValidationError
 from communepol.i18n import N_, TIP_CATEGORY_LABELS, TIP_STATUS_LABELS
 from communepol.ports import Button, InboundKind
-from communepol.services import posts, rumours, tipcards, tipmedia, tips
+from communepol.services import breachwatch, posts, rumours, tipcards, tipmedia, tips
 from communepol.services.tips import TipList, Tips
 from communepol.text import fold
 
@@ -185,11 +185,13 @@ async def _thread_lines(turn: Turn, staff: Staff, tip: Tip) -> str | None:
 
 
 async def show_card(turn: Turn, staff: Staff, tip: Tip, *, before: str | None = None) -> None:
-    """The tip's card with its buttons, the latest messages under it, ``before`` above it."""
+    """The tip's card with its buttons, the latest messages under it, ``before`` above it.
+    Each card shown is a read of the tip, audited like the admin web's and the API's."""
     sender = await tips.sender_label(services(turn).keyring, tip)
     card = (await tipcards.TipCard.of(tip, sender)).message(turn.i18n, turn.locale)
     text = lines(before, card.text, await _thread_lines(turn, staff, tip))
     turn.say(text, buttons=card.buttons)
+    await breachwatch.record_tip_read(staff, tip, source="bot")
 
 
 async def explain_refusal(turn: Turn, staff: Staff, tip_id: int, verb: str) -> None:

@@ -11,6 +11,13 @@ the same message so a guesser learns nothing. ``last_used_at`` is written at mos
 minute per token, so a busy script does not turn every read into a write.
 
 Creating and revoking are audited; the token itself never reaches the audit trail or a log.
+Every refused authentication is audited too (``api.auth_failed``, with the client address and
+the reason — missing, malformed, unknown, revoked, expired, inactive — never the token or its
+hash), and an address with more than `ADDRESS_FREE_FAILURES` of them within
+`auth.THROTTLE_WINDOW` must wait (`Throttled`, 429 with ``Retry-After``) by the login's own
+back-off (`auth.backoff`), before its token is even looked at: while it waits, a guesser learns
+nothing, and no further row is written, so one address adds at most a few dozen rows per
+window however fast it knocks.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from tortoise.expressions import Q
 
 from communepol.clock import utcnow
 from communepol.crypto import Keyring
-from communepol.db.models import ApiToken, Staff
+from communepol.db.models import ApiToken, AuditEvent, Staff
 from communepol.errors import CommunepolError, Conflict, NotFound, ValidationError
 from communepol.i18n import _
 from communepol.services import audit
+from communepol.services.auth import THROTTLE_WINDOW, backoff
 from communepol.text import clean
 
 TOKEN_PREFIX = "cpol_"  # noqa: S105 - a public prefix, not a secret
@@ -39,6 +47,9 @@ _HASH_PURPOSE = "session"
 _HASH_LABEL = "api-token"
 # cpol_ + base64url of 32 bytes (43 characters, no padding); a little slack for longer ones.
 _TOKEN_SHAPE = re.compile(r"^cpol_[A-Za-z0-9_-]{43,128}$")
+AUTH_FAILED = "api.auth_failed"
+# Like the login's per-address allowance: a station's scripts may share one address.
+ADDRESS_FREE_FAILURES = 20
 
 
 class InvalidToken(CommunepolError):
@@ -49,6 +60,16 @@ class InvalidToken(CommunepolError):
 
     def __init__(self) -> None:
         super().__init__(_("a valid API token is needed"))
+
+
+class Throttled(CommunepolError):
+    """Too many refused authentications from this address lately; ``retry_after`` seconds."""
+
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many refused authentications from this address; try again later")
+        self.retry_after = retry_after
 
 
 def token_hash(keyring: Keyring, token: str) -> str:
@@ -157,23 +178,52 @@ def bearer_token(header: str | None) -> str | None:
     return token
 
 
+async def retry_after(ip: str | None, now: datetime) -> int:
+    """Seconds ``ip`` must wait before its next authentication; 0: go ahead."""
+    if not ip:
+        return 0
+    failures = AuditEvent.filter(action=AUTH_FAILED, ip=ip, at__gte=now - THROTTLE_WINDOW)
+    return await backoff(failures, ADDRESS_FREE_FAILURES, now)
+
+
+async def _refuse(reason: str, ip: str | None, row: ApiToken | None = None) -> InvalidToken:
+    await audit.record(
+        AUTH_FAILED,
+        actor_label="api",
+        object_type="api_token" if row is not None else None,
+        object_id=row.id if row is not None else None,
+        unit_id=row.staff.unit_id if row is not None else None,  # type: ignore[attr-defined]
+        source="api",
+        ip=ip,
+        data={"reason": reason, "staff": row.staff.id if row is not None else None},
+    )
+    return InvalidToken()
+
+
 async def authenticate(
-    keyring: Keyring, header: str | None, *, now: datetime | None = None
+    keyring: Keyring, header: str | None, *, ip: str | None = None, now: datetime | None = None
 ) -> Staff:
-    """The active staff member whose valid token ``header`` carries; `InvalidToken`
-    otherwise."""
+    """The active staff member whose valid token ``header`` carries; `InvalidToken` (audited
+    with the reason) otherwise, or `Throttled` while ``ip`` must wait."""
+    now = now or utcnow()
+    wait = await retry_after(ip, now)
+    if wait:
+        raise Throttled(wait)
     token = bearer_token(header)
     if token is None:
-        raise InvalidToken()
-    now = now or utcnow()
-    row = await ApiToken.get_or_none(
-        token_hash=token_hash(keyring, token), revoked_at__isnull=True
-    ).prefetch_related("staff")
-    if row is None or (row.expires_at is not None and row.expires_at <= now):
-        raise InvalidToken()
+        raise await _refuse("missing" if not (header or "").strip() else "malformed", ip)
+    row = await ApiToken.get_or_none(token_hash=token_hash(keyring, token)).prefetch_related(
+        "staff"
+    )
+    if row is None:
+        raise await _refuse("unknown", ip)
+    if row.revoked_at is not None:
+        raise await _refuse("revoked", ip, row)
+    if row.expires_at is not None and row.expires_at <= now:
+        raise await _refuse("expired", ip, row)
     staff = row.staff
     if not staff.active:
-        raise InvalidToken()
+        raise await _refuse("inactive", ip, row)
     if row.last_used_at is None or row.last_used_at <= now - LAST_USED_EVERY:
         await ApiToken.filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_EVERY),
@@ -183,13 +233,17 @@ async def authenticate(
 
 
 __all__ = [
+    "ADDRESS_FREE_FAILURES",
+    "AUTH_FAILED",
     "DEFAULT_DAYS",
     "TOKEN_PREFIX",
     "InvalidToken",
+    "Throttled",
     "authenticate",
     "bearer_token",
     "create_token",
     "list_tokens",
+    "retry_after",
     "revoke_token",
     "token_hash",
 ]

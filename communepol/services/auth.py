@@ -142,6 +142,22 @@ class TotpEnrolment:
     pending: str
 
 
+async def backoff(failures: QuerySet[AuditEvent], free: int, now: datetime) -> int:
+    """Seconds to wait before the next attempt, given the failure events of the last
+    `THROTTLE_WINDOW` (``failures``, already filtered): none within ``free`` failures, then
+    `FIRST_DELAY` doubled at each further one, at most `MAX_DELAY` after the latest. Shared by
+    the login and the API's token check."""
+    count = await failures.count()
+    if count < free:
+        return 0
+    latest = await failures.order_by("-at").first()
+    if latest is None:
+        return 0
+    delay = min(FIRST_DELAY * 2 ** (count - free), MAX_DELAY)
+    remaining = (latest.at + delay - now).total_seconds()
+    return math.ceil(remaining) if remaining > 0 else 0
+
+
 def normalize_username(value: str) -> str:
     return clean(value).lower()[:64]
 
@@ -235,27 +251,16 @@ class Auth:
 
     # throttling
 
-    async def _wait(self, failures: QuerySet[AuditEvent], free: int, now: datetime) -> int:
-        count = await failures.count()
-        if count < free:
-            return 0
-        latest = await failures.order_by("-at").first()
-        if latest is None:
-            return 0
-        delay = min(FIRST_DELAY * 2 ** (count - free), MAX_DELAY)
-        remaining = (latest.at + delay - now).total_seconds()
-        return math.ceil(remaining) if remaining > 0 else 0
-
     async def retry_after(self, username: str, ip: str | None, now: datetime) -> int:
         """Seconds to wait before another attempt for ``username`` from ``ip``; 0: go ahead."""
         recent = AuditEvent.filter(action=LOGIN_FAILED, at__gte=now - THROTTLE_WINDOW)
         waits = [
-            await self._wait(
+            await backoff(
                 recent.filter(object_id=self.account_key(username)), ACCOUNT_FREE_FAILURES, now
             )
         ]
         if ip:
-            waits.append(await self._wait(recent.filter(ip=ip), ADDRESS_FREE_FAILURES, now))
+            waits.append(await backoff(recent.filter(ip=ip), ADDRESS_FREE_FAILURES, now))
         return max(waits)
 
     async def _throttle(self, username: str, ip: str | None, stage: str) -> None:

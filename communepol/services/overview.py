@@ -26,7 +26,7 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.errors import NotFound
-from communepol.services import coverage, scope, sla, tips
+from communepol.services import breachwatch, coverage, scope, sla, tips
 from communepol.services.units import subtree_prefix, subtree_q
 
 RECENT = timedelta(days=30)
@@ -109,6 +109,9 @@ class Dashboard:
     median_resolution_minutes: float | None = None
     followers_gained: int = 0  # follows that began since ``since`` (kept or stopped since)
     followers_lost: int = 0  # follows stopped since ``since``
+    # The breach watch's alerts of the last day about staff of the subtree (supervisors and
+    # admins only): a banner linking to the audit log.
+    security_alerts: list[breachwatch.SecurityAlert] = field(default_factory=list)
 
 
 def _scaled(bars: list[Bar]) -> list[Bar]:
@@ -137,7 +140,8 @@ async def dashboard(
     30 days with each commune's median minutes to the first response and the medians over all
     of them to the first response and to resolution, active follows of the unit's pages and
     how they changed in those 30 days, publications of the last 30 days, and household
-    coverage summed over the communes that registered households. Another unit is
+    coverage summed over the communes that registered households, and (for supervisors and
+    admins) the security alerts of the last 24 hours in their subtree. Another unit is
     `NotFound`."""
     now = now or utcnow()
     since = now - RECENT
@@ -218,4 +222,5 @@ async def dashboard(
         median_resolution_minutes=_median(resolutions),
         followers_gained=await gained.count(),
         followers_lost=await lost.count(),
+        security_alerts=await breachwatch.recent_alerts(staff, now=now),
     )

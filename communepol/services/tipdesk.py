@@ -43,6 +43,7 @@ from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationEr
 from communepol.i18n import N_
 from communepol.services import (
     audit,
+    breachwatch,
     notices,
     overview,
     scope,
@@ -333,8 +334,9 @@ async def tip_page(
 ) -> TipPage:
     """Everything the page of tip ``ref`` shows, if ``staff`` may see it (`NotFound` else):
     the card the bot shows, the thread, the events with who did them, the attachments behind
-    signed links. Opening it is audited (``tip.viewed``): it shows personal data."""
-    tip = await tips.access_tip(staff, ref)
+    signed links. Opening it is audited (`breachwatch.record_tip_read`): it shows personal
+    data."""
+    tip = await tips.access_tip(staff, ref, source=source, ip=ip)
     card = await tipcards.TipCard.of(tip, await tips.sender_label(keyring, tip))
     thread = await tips.thread(staff, tip.id, limit=THREAD_LIMIT)
     events = list(
@@ -355,15 +357,7 @@ async def tip_page(
     assignee = None
     if tip.assignee_id is not None:  # type: ignore[attr-defined]
         assignee = await Staff.get_or_none(id=tip.assignee_id)  # type: ignore[attr-defined]
-    await audit.record(
-        "tip.viewed",
-        actor=staff,
-        object_type="tip",
-        object_id=tip.id,
-        unit_id=tip.unit_id,  # type: ignore[attr-defined]
-        source=source,
-        ip=ip,
-    )
+    await breachwatch.record_tip_read(staff, tip, source=source, ip=ip)
     return TipPage(
         card, tips.is_overdue(tip), thread, events, files, original, assignee, await rumour_of(tip)
     )

@@ -60,6 +60,7 @@ from communepol.errors import Conflict, NotFound, ValidationError
 from communepol.ports import Location, Media, OutboundMessage
 from communepol.services import (
     audit,
+    breachwatch,
     householdgroups,
     notices,
     rumours,
@@ -233,9 +234,13 @@ async def unit_scope_q(unit: Unit) -> Q:
     return Q(unit_id=unit.id) | Q(unit__path__startswith=prefix) | Q(id__in=await routed)
 
 
-async def access_tip(staff: Staff, ref: int | str) -> Tip:
+async def access_tip(
+    staff: Staff, ref: int | str, *, source: str = "bot", ip: str | None = None
+) -> Tip:
     """The tip ``ref`` (its id, or its reference as typed) if ``staff`` may see it; `NotFound`
-    otherwise — the same answer as for a tip that does not exist."""
+    otherwise — the same answer as for a tip that does not exist. A tip that exists outside
+    the scope is recorded (`breachwatch.record_refused`, ``source`` and ``ip`` with it): many
+    such attempts raise a security alert."""
     await _staff_unit(staff)  # a deactivated account finds nothing, existing or not
     tip = None
     text = ref if isinstance(ref, str) else ""
@@ -253,6 +258,7 @@ async def access_tip(staff: Staff, ref: int | str) -> Tip:
     for route in routes:
         if await scope.covers(staff, route.unit):
             return tip
+    await breachwatch.record_refused(staff, tip, source=source, ip=ip)
     raise NotFound("not found")
 
 
@@ -526,13 +532,13 @@ class Tips:
     # --- officer actions ---------------------------------------------------------------------
 
     async def acknowledge(self, staff: Staff, ref: int | str, *, source: str = "bot") -> Tip:
-        tip = await access_tip(staff, ref)
+        tip = await access_tip(staff, ref, source=source)
         if tip.status not in _ACK_FROM:
             raise Conflict("this tip was already acknowledged")
         return await self._change(staff, tip, "acknowledged", TipStatus.ACKNOWLEDGED, source)
 
     async def take(self, staff: Staff, ref: int | str, *, source: str = "bot") -> Tip:
-        tip = await access_tip(staff, ref)
+        tip = await access_tip(staff, ref, source=source)
         if tip.status not in _TAKE_FROM:
             raise Conflict("this tip is closed")
         if tip.assignee_id == staff.id and tip.status is TipStatus.IN_PROGRESS:  # type: ignore[attr-defined]
@@ -545,7 +551,7 @@ class Tips:
     async def reply(self, staff: Staff, ref: int | str, text: str, *, source: str = "bot") -> bool:
         """Relay ``text`` to the tip's sender through the vault; False when they can no
         longer be reached (the reply is kept in the thread either way)."""
-        tip = await access_tip(staff, ref)
+        tip = await access_tip(staff, ref, source=source)
         body = _officer_text(text)
         async with in_transaction(raw.connection(Tip).connection_name):
             message = await TipMessage.create(
@@ -565,7 +571,7 @@ class Tips:
         return reached
 
     async def note(self, staff: Staff, ref: int | str, text: str, *, source: str = "bot") -> Tip:
-        tip = await access_tip(staff, ref)
+        tip = await access_tip(staff, ref, source=source)
         body = _officer_text(text)
         async with in_transaction(raw.connection(Tip).connection_name):
             message = await TipMessage.create(
@@ -590,7 +596,7 @@ class Tips:
     async def _close(
         self, staff: Staff, ref: int | str, text: str, status: TipStatus, source: str
     ) -> Tip:
-        tip = await access_tip(staff, ref)
+        tip = await access_tip(staff, ref, source=source)
         _require_open(tip)
         tip.outcome = _officer_text(text)
         tip.resolved_at = utcnow()
@@ -607,9 +613,9 @@ class Tips:
     async def mark_duplicate(
         self, staff: Staff, ref: int | str, original_ref: int | str, *, source: str = "bot"
     ) -> Tip:
-        tip = await access_tip(staff, ref)
+        tip = await access_tip(staff, ref, source=source)
         _require_open(tip)
-        original = await access_tip(staff, original_ref)
+        original = await access_tip(staff, original_ref, source=source)
         if original.id == tip.id:
             raise ValidationError("a tip cannot duplicate itself", field="original")
         tip.duplicate_of = original

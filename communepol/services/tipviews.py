@@ -30,7 +30,7 @@ from communepol.db.models import (
 )
 from communepol.errors import NotFound, ValidationError
 from communepol.i18n import _
-from communepol.services import scope, sla, tips
+from communepol.services import breachwatch, scope, sla, tips
 
 MAX_PAGE = 100
 THREAD_LIMIT = 50
@@ -112,16 +112,21 @@ async def search_tips(
     return TipPage(rows[:limit], offset + limit if more else None)
 
 
-async def tip_view(keyring: Keyring, staff: Staff, ref: int | str) -> TipView:
-    """The card of tip ``ref`` if ``staff`` may see it; `NotFound` otherwise."""
-    tip = await tips.access_tip(staff, ref)
+async def tip_view(
+    keyring: Keyring, staff: Staff, ref: int | str, *, source: str = "api", ip: str | None = None
+) -> TipView:
+    """The card of tip ``ref`` if ``staff`` may see it; `NotFound` otherwise. Reading it is
+    audited (`breachwatch.record_tip_read`): it shows the tip's text and its sender."""
+    tip = await tips.access_tip(staff, ref, source=source, ip=ip)
     await tip.fetch_related("assignee")
-    return TipView(
+    view = TipView(
         tip=tip,
         sender=await tips.sender_label(keyring, tip),
         thread=await tips.thread(staff, tip.id, limit=THREAD_LIMIT),
         overdue=tips.is_overdue(tip),
     )
+    await breachwatch.record_tip_read(staff, tip, source=source, ip=ip)
+    return view
 
 
 @dataclass(frozen=True)

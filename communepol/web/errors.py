@@ -53,7 +53,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         # The API answers every refusal as a JSON response (so the security headers are
         # added to it too): aiohttp's own (no such route, wrong method, body too large) are
-        # plain text and get the API's body; their Allow and WWW-Authenticate are kept.
+        # plain text and get the API's body; their Allow, WWW-Authenticate and Retry-After
+        # are kept.
         if _is_api(request) and exc.status >= 400:
             if exc.content_type == "application/json" and isinstance(exc.body, bytes):
                 response = web.Response(
@@ -64,7 +65,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 )
             else:
                 response = _api_error(exc.status, exc.reason)
-            for name in ("Allow", "WWW-Authenticate"):
+            for name in ("Allow", "WWW-Authenticate", "Retry-After"):
                 if name in exc.headers:
                     response.headers[name] = exc.headers[name]
             return response

@@ -130,7 +130,8 @@ async def world() -> World:
 
 
 async def snapshot() -> dict[str, Any]:
-    """Everything a refused action could have changed."""
+    """Everything a refused action could have changed (the record of the refusal itself
+    aside: `refusals`)."""
     return {
         "tips": await Tip.all()
         .order_by("id")
@@ -142,8 +143,19 @@ async def snapshot() -> dict[str, Any]:
         "to resident": await Delivery.filter(tip_id__isnull=False, kind="reply").count(),
         "verdicts": await RumourCluster.all().values_list("id", "verdict", "post_id"),
         "posts": await Post.all().count(),
-        "audit": await AuditEvent.filter(object_type__in=["tip", "rumour_cluster"]).count(),
+        "audit": await AuditEvent.filter(object_type__in=["tip", "rumour_cluster"])
+        .exclude(action="access.refused")
+        .count(),
     }
+
+
+async def refusals(staff: Staff) -> list[tuple[int, str, int]]:
+    """The refused attempts recorded for ``staff``: (tip id, source, the tip's unit)."""
+    rows = await AuditEvent.filter(action="access.refused", actor_staff_id=staff.id).order_by("id")
+    for row in rows:
+        assert (row.object_type, row.unit_id) == ("tip", staff.unit_id)  # type: ignore[attr-defined]
+        assert set(row.data) == {"tip_unit"}  # no text, no sender
+    return [(int(row.object_id or 0), row.source, row.data["tip_unit"]) for row in rows]
 
 
 Action = Callable[[World, Staff], Awaitable[object]]
@@ -189,6 +201,12 @@ async def test_every_action_on_another_communes_tip_is_not_found_and_changes_not
     with pytest.raises(NotFound):
         await SERVICE_ACTIONS[action](w, staff)
     assert await snapshot() == before
+    # The attempt itself is recorded, once, against the tip it aimed at (the breach watch
+    # counts these); the rumour's verdict aims at its tip too.
+    aimed = w.rumour_b if action == "give_verdict" else w.tip_b
+    if action == "mark_duplicate (B's as original)" and who != "officer of A":
+        aimed = w.tip_a  # they may not see A's tip either: refused at the first one
+    assert await refusals(staff) == [(aimed.id, "bot", aimed.unit_id)]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("action", list(SERVICE_ACTIONS))
@@ -199,6 +217,7 @@ async def test_a_deactivated_staff_member_can_do_nothing(db: TortoiseContext, ac
     with pytest.raises(NotFound):
         await SERVICE_ACTIONS[action](w, w.deactivated)
     assert await snapshot() == before
+    assert await refusals(w.deactivated) == []  # refused before any tip was looked up
     with pytest.raises(NotFound):
         await tips.list_tips(w.deactivated)
     with pytest.raises(NotFound):
@@ -312,6 +331,10 @@ async def test_a_forged_payload_for_another_communes_tip_is_not_found(
     # What they type next is not taken as a reply, outcome or reason for B's tip.
     await officer.send("Close it: the buffalo came home.")
     assert await snapshot() == before
+    # The forged attempt is on the record, as the bot's.
+    b_tips = {w.tip_b.id, w.rumour_b.id, w.fraud_b.id}
+    found = await refusals(w.officer_a)
+    assert found and {(tip, source) for tip, source, _ in found} <= {(t, "bot") for t in b_tips}
 
 
 async def test_an_unlinked_person_pressing_a_card_button_is_not_understood(

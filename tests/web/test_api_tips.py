@@ -115,10 +115,13 @@ async def test_the_card_then_acknowledge_reply_resolve(client: TestClient[Any, A
     assert late.status == 409
     actions = (
         await AuditEvent.filter(object_type="tip", source="api")
+        .exclude(action="tip.viewed")
         .order_by("id")
         .values_list("action", flat=True)
     )
     assert list(actions) == ["tip.acknowledged", "tip.replied", "tip.resolved"]
+    # Each card the API answered with (the first read and after each action) is a read.
+    assert await AuditEvent.filter(action="tip.viewed", source="api").count() == 4
 
 
 async def test_the_list_filters_open_and_overdue(client: TestClient[Any, Any]) -> None:

@@ -84,13 +84,26 @@ def _errors(*statuses: str) -> dict[str, Any]:
         "415": "The body is not of the expected media type.",
         "422": "A field is unknown, missing, of the wrong type or out of range.",
     }
-    return {
+    found: dict[str, Any] = {
         status: {
             "description": texts[status],
             "content": {"application/json": {"schema": _ref("Error")}},
         }
         for status in ("401", *statuses)
     }
+    # Every operation with a token: an address refused too often lately must wait.
+    found["429"] = {
+        "description": "Too many refused tokens from this address lately; retry after the "
+        "number of seconds in Retry-After.",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "content": {"application/json": {"schema": _ref("Error")}},
+    }
+    return found
 
 
 def _path_id(name: str, description: str) -> dict[str, Any]:

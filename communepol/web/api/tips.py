@@ -21,6 +21,7 @@ from communepol.db.models import Tip, TipMessage
 from communepol.errors import NotFound
 from communepol.services import tips, tipviews
 from communepol.services.tips import Tips
+from communepol.web.admin.shell import client_ip
 from communepol.web.api import openapi
 from communepol.web.api.auth import authenticated, staff_of
 from communepol.web.api.io import iso, json_response, read_json, read_query
@@ -81,7 +82,9 @@ def card_json(view: tipviews.TipView) -> dict[str, Any]:
 
 
 async def _card(request: web.Request, ref: str) -> dict[str, Any]:
-    view = await tipviews.tip_view(request.app[keys.KEYRING], staff_of(request), ref)
+    view = await tipviews.tip_view(
+        request.app[keys.KEYRING], staff_of(request), ref, source=SOURCE, ip=client_ip(request)
+    )
     return card_json(view)
 
 
