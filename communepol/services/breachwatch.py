@@ -145,8 +145,8 @@ async def _reads(since: datetime, now: datetime) -> dict[int, tuple[int, int]]:
         .values_list("actor_staff_id", "tips")
     )
     found = {int(staff_id): (int(tips), 0) for staff_id, tips in viewed}
-    # Exports carry how many tips they wrote; today only the CLI exports (no staff actor),
-    # but an export by a staff member counts against them like the reads.
+    # Exports carry how many tips they wrote: the admin web's (a staff member's) counts
+    # against them like the reads; the CLI's has no staff actor.
     exported = await AuditEvent.filter(
         action=TIP_EXPORTED, at__gte=since, at__lte=now, actor_staff_id__isnull=False
     ).values_list("actor_staff_id", "data")

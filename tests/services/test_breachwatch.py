@@ -267,3 +267,25 @@ async def test_two_processes_ticking_at_once_raise_one_alert(
     assert sorted(len(raised) for raised in results) == [0, 1]
     assert len(await alerts()) == 1
     assert len(await notices(d.chats[d.people.supervisor_1.id])) == 1
+
+
+async def test_a_supervisors_web_export_counts_its_tips_against_the_limit(
+    db: TortoiseContext, settings: Settings, clock: Clock
+) -> None:
+    d = await desk()
+    supervisor = d.people.supervisor_1
+    await d.tips("A", 3)
+    # Three tips exported: at the limit, no alert.
+    await tipdesk.export_inbox(supervisor, tipdesk.InboxFilter(), tz=settings.tz)
+    clock.advance(minutes=1)
+    assert await d.tick(settings) == []
+    # One more tip read on top of them: above it.
+    [extra] = await d.tips("A", 1)
+    await read(supervisor, extra)
+    clock.advance(minutes=1)
+    [raised] = await d.tick(settings)
+    assert (raised.staff_id, raised.kind, raised.count) == (supervisor.id, "tip_reads", 4)
+    [alert] = await alerts()
+    assert (alert.data["tips_read"], alert.data["tips_exported"]) == (1, 3)
+    # The admin above the district is told.
+    assert len(await notices(d.chats[d.people.admin.id])) == 1
