@@ -12,6 +12,7 @@ from __future__ import annotations
 import aiohttp
 
 from communepol.errors import ValidationError
+from communepol.i18n import _
 from communepol.ports import PermanentSendError, TransientSendError
 
 CHUNK = 64 * 1024
@@ -22,7 +23,10 @@ DOWNLOAD_TIMEOUT = 15.0
 
 
 def too_large(max_bytes: int) -> ValidationError:
-    return ValidationError(f"the file is larger than {max_bytes / _MIB:.3g} MB", field="media")
+    # The media store's refusal, word for word: one msgid for both.
+    return ValidationError(
+        _("the file is larger than {size:.3g} MB"), field="media", size=max_bytes / _MIB
+    )
 
 
 async def fetch_capped(

@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from communepol.errors import NotFound, ValidationError
+from communepol.i18n import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,9 @@ def strip_metadata(data: bytes, media_type: MediaType) -> bytes:
 
     Raises `ValidationError` when ``data`` is not a well-formed file of ``media_type``."""
     if sniff(data) != media_type:
-        raise ValidationError(f"the file is not a valid {media_type.extension.upper()}")
+        raise ValidationError(
+            _("the file is not a valid {kind}"), kind=media_type.extension.upper()
+        )
     return _STRIPPERS[media_type.content_type](data)
 
 
@@ -146,34 +149,36 @@ def jpeg_segments(data: bytes) -> Iterator[JpegSegment]:
     Raises `ValidationError` on a missing SOI, a segment or scan cut short, a missing EOI or
     bytes where a marker must be."""
     if not data.startswith(b"\xff\xd8"):
-        raise ValidationError("the JPEG does not start with a start-of-image marker")
+        raise ValidationError(_("the JPEG does not start with a start-of-image marker"))
     yield JpegSegment(_SOI, 0, 2)
     pos, size = 2, len(data)
     while True:
         if pos >= size:
-            raise ValidationError("the JPEG ends before its end-of-image marker")
+            raise ValidationError(_("the JPEG ends before its end-of-image marker"))
         if data[pos] != 0xFF:
-            raise ValidationError(f"the JPEG has stray bytes where a marker should be (byte {pos})")
+            raise ValidationError(
+                _("the JPEG has stray bytes where a marker should be (byte {pos})"), pos=pos
+            )
         while pos + 1 < size and data[pos + 1] == 0xFF:  # fill bytes before a marker
             pos += 1
         if pos + 1 >= size:
-            raise ValidationError("the JPEG ends before its end-of-image marker")
+            raise ValidationError(_("the JPEG ends before its end-of-image marker"))
         marker = data[pos + 1]
         if marker == _EOI:
             yield JpegSegment(marker, pos, pos + 2)
             return
         if marker in (0x00, _SOI):
-            raise ValidationError(f"the JPEG has a misplaced marker (byte {pos})")
+            raise ValidationError(_("the JPEG has a misplaced marker (byte {pos})"), pos=pos)
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # TEM, RSTn: no length field
             yield JpegSegment(marker, pos, pos + 2)
             pos += 2
             continue
         if pos + 4 > size:
-            raise ValidationError("a JPEG segment is cut short")
+            raise ValidationError(_("a JPEG segment is cut short"))
         (length,) = struct.unpack_from(">H", data, pos + 2)
         end = pos + 2 + length
         if length < 2 or end > size:
-            raise ValidationError("a JPEG segment is cut short")
+            raise ValidationError(_("a JPEG segment is cut short"))
         if marker == _SOS:
             end = _scan_end(data, end)
         yield JpegSegment(marker, pos, end)
@@ -186,12 +191,12 @@ def _scan_end(data: bytes, pos: int) -> int:
     while True:
         pos = data.find(b"\xff", pos)
         if pos < 0:
-            raise ValidationError("the JPEG ends inside its image data")
+            raise ValidationError(_("the JPEG ends inside its image data"))
         after = pos + 1
         while after < size and data[after] == 0xFF:
             after += 1
         if after >= size:
-            raise ValidationError("the JPEG ends inside its image data")
+            raise ValidationError(_("the JPEG ends inside its image data"))
         if data[after] == 0x00 or 0xD0 <= data[after] <= 0xD7:  # stuffed byte, restart marker
             pos = after + 1
             continue
@@ -221,7 +226,7 @@ def _strip_jpeg(data: bytes) -> bytes:
                 scans += 1
         # Everything else — APP2–APP15, COM, TEM, stray RSTn, unknown markers — is dropped.
     if not scans:
-        raise ValidationError("the JPEG has no image data")
+        raise ValidationError(_("the JPEG has no image data"))
     if orientation is not None and orientation != 1:
         head.append(_orientation_segment(orientation))
     return b"".join([b"\xff\xd8", *head, *body])
@@ -273,22 +278,22 @@ def png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
 
     ``data[start:end]`` is the whole chunk: length, type, data and CRC."""
     if not data.startswith(_PNG_SIGNATURE):
-        raise ValidationError("the PNG does not start with the PNG signature")
+        raise ValidationError(_("the PNG does not start with the PNG signature"))
     pos, size = len(_PNG_SIGNATURE), len(data)
     while True:
         if pos + 12 > size:
-            raise ValidationError("the PNG ends before its IEND chunk")
+            raise ValidationError(_("the PNG ends before its IEND chunk"))
         length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
         if length > 0x7FFFFFFF or end > size:
-            raise ValidationError("a PNG chunk is cut short")
+            raise ValidationError(_("a PNG chunk is cut short"))
         if not kind.isalpha():
-            raise ValidationError(f"the PNG has a malformed chunk (byte {pos})")
+            raise ValidationError(_("the PNG has a malformed chunk (byte {pos})"), pos=pos)
         if pos == len(_PNG_SIGNATURE) and kind != b"IHDR":
-            raise ValidationError("the PNG does not start with an IHDR chunk")
+            raise ValidationError(_("the PNG does not start with an IHDR chunk"))
         (crc,) = struct.unpack_from(">I", data, end - 4)
         if zlib.crc32(data[pos + 4 : end - 4]) != crc:
-            raise ValidationError("a PNG chunk is damaged (its checksum does not match)")
+            raise ValidationError(_("a PNG chunk is damaged (its checksum does not match)"))
         yield kind, pos, end
         if kind == b"IEND":
             return
@@ -301,9 +306,9 @@ def _strip_png(data: bytes) -> bytes:
         if kind in _PNG_KEEP:
             kept.append(data[start:end])
         elif kind[0] & 0x20 == 0:  # an upper-case first letter marks a chunk needed to decode
-            raise ValidationError("the PNG uses a feature that is not accepted")
+            raise ValidationError(_("the PNG uses a feature that is not accepted"))
     if not any(chunk[4:8] == b"IDAT" for chunk in kept):
-        raise ValidationError("the PNG has no image data")
+        raise ValidationError(_("the PNG has no image data"))
     return b"".join(kept)
 
 
@@ -321,11 +326,11 @@ def riff_chunks(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, byte
     pos = start
     while pos < end:
         if pos + 8 > end:
-            raise ValidationError("a WebP chunk is cut short")
+            raise ValidationError(_("a WebP chunk is cut short"))
         fourcc, length = struct.unpack_from("<4sI", data, pos)
         payload_end = pos + 8 + length
         if payload_end + (length & 1) > end:
-            raise ValidationError("a WebP chunk is cut short")
+            raise ValidationError(_("a WebP chunk is cut short"))
         yield fourcc, data[pos + 8 : payload_end]
         pos = payload_end + (length & 1)  # payloads are padded to an even size
 
@@ -338,7 +343,7 @@ def _strip_webp(data: bytes) -> bytes:
     (riff_size,) = struct.unpack_from("<I", data, 4)
     end = 8 + riff_size
     if riff_size < 4 or end > len(data):
-        raise ValidationError("the WebP file is cut short")
+        raise ValidationError(_("the WebP file is cut short"))
     kept: list[bytes] = []
     has_image = False
     for fourcc, payload in riff_chunks(data, 12, end):
@@ -347,12 +352,12 @@ def _strip_webp(data: bytes) -> bytes:
         has_image = has_image or fourcc in _WEBP_BITSTREAMS
         if fourcc == b"VP8X":
             if len(payload) < 10:
-                raise ValidationError("the WebP VP8X chunk is cut short")
+                raise ValidationError(_("the WebP VP8X chunk is cut short"))
             flags = payload[0] & ~(_VP8X_ICC | _VP8X_EXIF | _VP8X_XMP)
             payload = bytes([flags]) + payload[1:]
         elif fourcc == b"ANMF":
             if len(payload) < _ANMF_HEADER:
-                raise ValidationError("a WebP animation frame is cut short")
+                raise ValidationError(_("a WebP animation frame is cut short"))
             frame = [
                 _riff_chunk(sub, sub_payload)
                 for sub, sub_payload in riff_chunks(payload, _ANMF_HEADER, len(payload))
@@ -361,7 +366,7 @@ def _strip_webp(data: bytes) -> bytes:
             payload = payload[:_ANMF_HEADER] + b"".join(frame)
         kept.append(_riff_chunk(fourcc, payload))
     if not has_image:
-        raise ValidationError("the WebP file has no image data")
+        raise ValidationError(_("the WebP file has no image data"))
     body = b"WEBP" + b"".join(kept)
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
@@ -378,12 +383,12 @@ def _gif_sub_blocks(data: bytes, pos: int) -> tuple[list[bytes], int]:
     blocks: list[bytes] = []
     while True:
         if pos >= len(data):
-            raise ValidationError("the GIF is cut short")
+            raise ValidationError(_("the GIF is cut short"))
         length = data[pos]
         if length == 0:
             return blocks, pos + 1
         if pos + 1 + length > len(data):
-            raise ValidationError("the GIF is cut short")
+            raise ValidationError(_("the GIF is cut short"))
         blocks.append(data[pos + 1 : pos + 1 + length])
         pos += 1 + length
 
@@ -394,10 +399,10 @@ def _gif_colour_table_size(packed: int) -> int:
 
 def _strip_gif(data: bytes) -> bytes:
     if len(data) < 13:
-        raise ValidationError("the GIF is cut short")
+        raise ValidationError(_("the GIF is cut short"))
     pos = 13 + _gif_colour_table_size(data[10])
     if pos > len(data):
-        raise ValidationError("the GIF is cut short")
+        raise ValidationError(_("the GIF is cut short"))
     kept = [data[:pos]]
     images = 0
     while pos < len(data) and data[pos] != _GIF_TRAILER:
@@ -405,14 +410,14 @@ def _strip_gif(data: bytes) -> bytes:
         if introducer == _GIF_IMAGE:
             # Descriptor (9 bytes), local colour table, LZW code size, then the data sub-blocks.
             if pos + 10 > len(data):
-                raise ValidationError("the GIF is cut short")
+                raise ValidationError(_("the GIF is cut short"))
             table_end = pos + 10 + _gif_colour_table_size(data[pos + 9])
-            _, end = _gif_sub_blocks(data, table_end + 1)
+            _image_blocks, end = _gif_sub_blocks(data, table_end + 1)
             kept.append(data[pos:end])
             images += 1
         elif introducer == _GIF_EXTENSION:
             if pos + 2 > len(data):
-                raise ValidationError("the GIF is cut short")
+                raise ValidationError(_("the GIF is cut short"))
             label = data[pos + 1]
             blocks, end = _gif_sub_blocks(data, pos + 2)
             if label == _GIF_GRAPHIC_CONTROL:
@@ -421,10 +426,12 @@ def _strip_gif(data: bytes) -> bytes:
                 kept.append(_gif_loop_extension(blocks))
             # Comments (FE), plain text (01) and unknown extensions are dropped.
         else:
-            raise ValidationError(f"the GIF has stray bytes where a block should be (byte {pos})")
+            raise ValidationError(
+                _("the GIF has stray bytes where a block should be (byte {pos})"), pos=pos
+            )
         pos = end
     if not images:
-        raise ValidationError("the GIF has no image data")
+        raise ValidationError(_("the GIF has no image data"))
     # A GIF that stops right after a block is drawn the same with or without the trailer.
     kept.append(b";")
     return b"".join(kept)
@@ -491,14 +498,14 @@ class MediaStore:
 
         ``allowed`` holds the accepted content types, decided from the bytes alone."""
         if not data:
-            raise ValidationError("the file is empty", field="file")
+            raise ValidationError(_("the file is empty"), field="file")
         if len(data) > max_bytes:
             raise ValidationError(
-                f"the file is larger than {max_bytes / _MIB:.3g} MB", field="file"
+                _("the file is larger than {size:.3g} MB"), field="file", size=max_bytes / _MIB
             )
         media_type = sniff(data)
         if media_type is None or media_type.content_type not in allowed:
-            raise ValidationError("this kind of file is not accepted", field="file")
+            raise ValidationError(_("this kind of file is not accepted"), field="file")
         clean = strip_metadata(data, media_type)
         digest = hashlib.sha256(clean).hexdigest()
         relative = f"{digest[:2]}/{digest}.{media_type.extension}"
@@ -519,9 +526,9 @@ class MediaStore:
         try:
             resolved = candidate.resolve(strict=True)
         except (OSError, RuntimeError):
-            raise NotFound("the file does not exist") from None
+            raise NotFound(_("the file does not exist")) from None
         if resolved != self.root.resolve() / relative or not resolved.is_file():
-            raise NotFound("the file does not exist")
+            raise NotFound(_("the file does not exist"))
         return resolved
 
     def delete(self, relative: str) -> None:
@@ -539,14 +546,14 @@ class MediaStore:
 
     def _locate(self, relative: str) -> Path:
         if not _STORED_PATH.fullmatch(relative):
-            raise NotFound("the file does not exist")
+            raise NotFound(_("the file does not exist"))
         return self.root / relative
 
     def _check_directory(self, relative: str) -> None:
         """Refuse a fan-out directory that is a link to somewhere else."""
         directory = (self.root / relative).parent
         if directory.resolve(strict=True) != self.root.resolve() / directory.name:
-            raise NotFound("the file does not exist")
+            raise NotFound(_("the file does not exist"))
 
 
 def _is_stored(target: Path, size: int) -> bool:

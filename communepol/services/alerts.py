@@ -52,7 +52,7 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from communepol.i18n import N_, POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n, format_datetime
+from communepol.i18n import N_, POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n, _, format_datetime
 from communepol.media import IMAGE_CONTENT_TYPES, MediaStore
 from communepol.ports import Button, ButtonKind, Media, MediaKind, OutboundMessage
 from communepol.services import audit, notices, outbox, scope
@@ -103,12 +103,14 @@ class AlertInput:
     units: Sequence[int] = ()
 
 
-def _optional(value: str | None, limit: int, name: str) -> str | None:
+def _optional(value: str | None, limit: int, name: str, refusal: str) -> str | None:
+    """``value`` cleaned, None when blank; ``refusal`` (one whole message per field: the
+    field's name is words to translate, not a value) when it is longer than ``limit``."""
     if value is None:
         return None
     text = clean_message(value).strip()
     if len(text) > limit:
-        raise ValidationError(f"{name} has at most {limit} characters", field=name)
+        raise ValidationError(refusal, field=name, limit=limit)
     return text or None
 
 
@@ -116,23 +118,51 @@ def _fields(data: AlertInput, now: datetime) -> dict[str, Any]:
     try:
         category = PostCategory(data.category)
     except ValueError as err:
-        raise ValidationError(f"unknown category {data.category!r}", field="category") from err
+        raise ValidationError(
+            _("unknown category {value!r}"), field="category", value=data.category
+        ) from err
     headline = clean(data.headline)
     if not headline:
-        raise ValidationError("an alert needs a headline", field="headline")
+        raise ValidationError(_("an alert needs a headline"), field="headline")
     if len(headline) > HEADLINE_MAX:
-        raise ValidationError(f"a headline has at most {HEADLINE_MAX} characters", field="headline")
+        raise ValidationError(
+            _("a headline has at most {limit} characters"), field="headline", limit=HEADLINE_MAX
+        )
     expires_at = require_aware(data.expires_at, "expires_at") if data.expires_at else None
     if expires_at is not None and expires_at <= now:
-        raise ValidationError("the expiry time has passed", field="expires_at")
+        raise ValidationError(_("the expiry time has passed"), field="expires_at")
     return {
         "category": category.value,
         "headline": headline,
-        "description": _optional(data.description, TEXT_MAX, "description") or "",
-        "instruction": _optional(data.instruction, TEXT_MAX, "instruction") or "",
-        "subject_name": _optional(data.subject_name, 200, "subject_name"),
-        "subject_description": _optional(data.subject_description, TEXT_MAX, "subject_description"),
-        "last_seen_place": _optional(data.last_seen_place, 300, "last_seen_place"),
+        "description": _optional(
+            data.description,
+            TEXT_MAX,
+            "description",
+            _("description has at most {limit} characters"),
+        )
+        or "",
+        "instruction": _optional(
+            data.instruction,
+            TEXT_MAX,
+            "instruction",
+            _("instruction has at most {limit} characters"),
+        )
+        or "",
+        "subject_name": _optional(
+            data.subject_name, 200, "subject_name", _("subject_name has at most {limit} characters")
+        ),
+        "subject_description": _optional(
+            data.subject_description,
+            TEXT_MAX,
+            "subject_description",
+            _("subject_description has at most {limit} characters"),
+        ),
+        "last_seen_place": _optional(
+            data.last_seen_place,
+            300,
+            "last_seen_place",
+            _("last_seen_place has at most {limit} characters"),
+        ),
         "last_seen_at": (
             require_aware(data.last_seen_at, "last_seen_at") if data.last_seen_at else None
         ),
@@ -187,7 +217,9 @@ async def _communes(pages: Sequence[Page]) -> set[int]:
 
 async def _require_targets(staff: Staff, pages: Sequence[Page]) -> None:
     if not pages:
-        raise ValidationError("the alert reaches no page: choose pages or units", field="targets")
+        raise ValidationError(
+            _("the alert reaches no page: choose pages or units"), field="targets"
+        )
     for page in pages:
         await scope.require_unit(staff, page.unit)
 
@@ -251,13 +283,13 @@ class Alerts:
         """The issuer sends a draft: out now for one commune; to the approval queue for more."""
         alert = await get_alert(staff, alert_id)
         if alert.status is not AlertStatus.DRAFT:
-            raise Conflict("this alert was already sent")
+            raise Conflict(_("this alert was already sent"))
         if await needs_second_person(alert):
             changed = await Alert.filter(id=alert.id, status=AlertStatus.DRAFT).update(
                 status=AlertStatus.PENDING_APPROVAL
             )
             if changed != 1:
-                raise Conflict("this alert changed meanwhile")
+                raise Conflict(_("this alert changed meanwhile"))
             units = [page.unit for page in await target_pages(alert)]
             await notices.notify(
                 await notices.approvers_of(units, besides=staff.id),
@@ -279,11 +311,11 @@ class Alerts:
         """The second person approves an alert spanning several communes; it goes out."""
         alert = await get_alert(approver, alert_id)
         if alert.status is not AlertStatus.PENDING_APPROVAL:
-            raise Conflict("this alert is not waiting for approval")
+            raise Conflict(_("this alert is not waiting for approval"))
         if alert.created_by_id == approver.id:  # type: ignore[attr-defined]
-            raise PermissionDenied("a second person must approve this alert")
+            raise PermissionDenied(_("a second person must approve this alert"))
         if approver.role not in scope.APPROVER_ROLES:
-            raise PermissionDenied("only a supervisor can approve this")
+            raise PermissionDenied(_("only a supervisor can approve this"))
         return await self._publish(
             alert, approver, from_status=AlertStatus.PENDING_APPROVAL, source=source
         )
@@ -295,18 +327,18 @@ class Alerts:
         and its issuer is told why."""
         alert = await get_alert(approver, alert_id)
         if alert.created_by_id == approver.id:  # type: ignore[attr-defined]
-            raise PermissionDenied("a second person must decide on this alert")
+            raise PermissionDenied(_("a second person must decide on this alert"))
         if approver.role not in scope.APPROVER_ROLES:
-            raise PermissionDenied("only a supervisor can approve this")
+            raise PermissionDenied(_("only a supervisor can approve this"))
         reason = clean(reason)[:500]
         if not reason:
-            raise ValidationError("say why the alert is not sent", field="reason")
+            raise ValidationError(_("say why the alert is not sent"), field="reason")
         async with in_transaction(raw.connection(Alert).connection_name):
             changed = await Alert.filter(id=alert.id, status=AlertStatus.PENDING_APPROVAL).update(
                 status=AlertStatus.CLOSED
             )
             if changed != 1:
-                raise Conflict("this alert is not waiting for approval")
+                raise Conflict(_("this alert is not waiting for approval"))
             issuer = await Staff.get_or_none(id=alert.created_by_id, active=True)  # type: ignore[attr-defined]
             if issuer is not None:
                 await notices.notify(
@@ -339,7 +371,7 @@ class Alerts:
                 **(approved if from_status is AlertStatus.PENDING_APPROVAL else {}),
             )
             if changed != 1:
-                raise Conflict("this alert changed meanwhile")
+                raise Conflict(_("this alert changed meanwhile"))
             alert = await Alert.get(id=alert.id)
             for page in pages:
                 publication, messages = await self._post(alert, page, now)
@@ -414,11 +446,11 @@ class Alerts:
         return publication, messages
 
     def _body(self, alert: Alert, locale: str) -> str:
-        _ = self.i18n.gettext
+        gettext = self.i18n.gettext
         lines = [alert.description] if alert.description else []
         if alert.subject_name or alert.subject_description:
             who = " — ".join(x for x in (alert.subject_name, alert.subject_description) if x)
-            lines.append(_(locale, "Who: {who}", who=who))
+            lines.append(gettext(locale, "Who: {who}", who=who))
         if alert.last_seen_place or alert.last_seen_at:
             when = (
                 format_datetime(alert.last_seen_at, locale, self.settings.tz)
@@ -426,18 +458,18 @@ class Alerts:
                 else ""
             )
             where = ", ".join(x for x in (alert.last_seen_place, when) if x)
-            lines.append(_(locale, "Last seen: {where}", where=where))
+            lines.append(gettext(locale, "Last seen: {where}", where=where))
         if alert.instruction:
             lines.append(alert.instruction)
         if alert.contact_phone:
-            lines.append(_(locale, "Call: {phone}", phone=alert.contact_phone))
+            lines.append(gettext(locale, "Call: {phone}", phone=alert.contact_phone))
         return "\n".join(lines)
 
     def render(self, alert: Alert, page: Page, locale: str) -> OutboundMessage:
         """The alert message as a follower reading ``locale`` receives it."""
-        _ = self.i18n.gettext
-        label = _(locale, POST_CATEGORY_LABELS[alert.category])
-        prefix = _(locale, _PREFIX[alert.msg_type])
+        gettext = self.i18n.gettext
+        label = gettext(locale, POST_CATEGORY_LABELS[alert.category])
+        prefix = gettext(locale, _PREFIX[alert.msg_type])
         url = f"{self.settings.public_base_url}/a/{alert.identifier}"
         media = None
         if alert.photo_path and alert.msg_type is not AlertMessageType.CANCEL:
@@ -449,7 +481,7 @@ class Alerts:
         ]
         return OutboundMessage(
             text="\n\n".join(part for part in parts if part),
-            buttons=((Button(_(locale, "Details"), url, ButtonKind.URL),),),
+            buttons=((Button(gettext(locale, "Details"), url, ButtonKind.URL),),),
             media=media,
         )
 
@@ -488,7 +520,7 @@ class Alerts:
         now = utcnow()
         original = await self._original(staff, alert_id)
         if original.status is not AlertStatus.ACTIVE:
-            raise Conflict("this alert is not active: it was not sent, or it has ended")
+            raise Conflict(_("this alert is not active: it was not sent, or it has ended"))
         fields = _fields(replace(data, pages=(), units=()), now)
         chain = await _chain(original)
         latest = chain[-1]

@@ -18,6 +18,7 @@ from tortoise.expressions import Q
 
 from communepol.db.models import AuditEvent, Role, Staff, Unit
 from communepol.errors import PermissionDenied
+from communepol.i18n import _
 from communepol.services import scope
 from communepol.services.units import subtree_q
 
@@ -92,7 +93,7 @@ async def _scoped(staff: Staff, query: AuditQuery, zone: tzinfo) -> tuple[Any, Q
     admin's only. Events with no unit (sign-ins, the server's operator) belong to the top
     unit's admin."""
     if staff.role not in scope.APPROVER_ROLES:
-        raise PermissionDenied("only a supervisor or an admin reads the audit log")
+        raise PermissionDenied(_("only a supervisor or an admin reads the audit log"))
     own = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
     await scope.require_unit(staff, own)
     units = list(await Unit.filter(subtree_q(own)).values_list("id", flat=True))
@@ -141,7 +142,7 @@ async def export_in_scope(
     """The rows of a CSV export of the trail (at most `EXPORT_MAX`, newest first), header
     first; the export itself is recorded. Cells are raw: write them with
     `communepol.spreadsheet.csv_text`, which neutralises formulas."""
-    found, _ = await _scoped(staff, query, zone)
+    found, _where = await _scoped(staff, query, zone)
     events = await found.order_by("-at", "-id").limit(EXPORT_MAX)
     rows = [list(EXPORT_HEADER)]
     for event in events:

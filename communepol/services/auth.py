@@ -592,7 +592,11 @@ async def set_password(
     ends. `ValidationError` for an unknown username or a password the policy refuses."""
     staff = await Staff.get_or_none(username=normalize_username(username))
     if staff is None:
-        raise ValidationError(f"no staff member has the username {username!r}", field="username")
+        raise ValidationError(
+            _("no staff member has the username {username!r}"),
+            field="username",
+            username=username,
+        )
     unit = await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
     await check_new_password(
         password, context=(staff.username, staff.full_name, unit.name), breaches=breaches

@@ -38,6 +38,7 @@ from communepol.db.models import (
     Unit,
 )
 from communepol.errors import NotFound, ValidationError
+from communepol.i18n import _
 from communepol.services import alerts, audit, posts, scope
 from communepol.services.contacts import ContactIdentity, seal_identity
 from communepol.services.staff import consume_link_code
@@ -58,7 +59,7 @@ async def link_identity(
         link = await consume_link_code(keyring, code, LinkPurpose.STAFF)
         staff = await Staff.get_or_none(id=link.staff_id, active=True)  # type: ignore[attr-defined]
         if staff is None:
-            raise ValidationError("this code is wrong, already used or expired", field="code")
+            raise ValidationError(_("this code is wrong, already used or expired"), field="code")
         key = keyring.identity_hash(account_id, platform_user_id)
         sealed = seal_identity(keyring, ContactIdentity(platform_user_id=platform_user_id))
         existing = await StaffIdentity.get_or_none(channel_account_id=account_id, identity_hash=key)

@@ -34,6 +34,7 @@ from communepol.db.models import (
     Unit,
 )
 from communepol.errors import NotFound, ValidationError
+from communepol.i18n import _
 from communepol.schedule import next_occurrence
 from communepol.services import alerts, officers, overview, posts
 from communepol.services.pages import pick_translation
@@ -141,9 +142,9 @@ async def posts_page(
 ) -> PostPage:
     """One page of `list_posts` (the same posts, the same order), and where the next begins."""
     if not 1 <= limit <= PAGE_MAX:
-        raise ValidationError(f"limit is 1 to {PAGE_MAX}", field="limit")
+        raise ValidationError(_("limit is 1 to {limit}"), field="limit", limit=PAGE_MAX)
     if offset < 0:
-        raise ValidationError("offset is 0 or more", field="offset")
+        raise ValidationError(_("offset is 0 or more"), field="offset")
     rows = await list_posts(staff, page_id=page_id, status=status, limit=limit + 1, offset=offset)
     more = len(rows) > limit
     return PostPage(rows[:limit], offset + limit if more else None)

@@ -51,7 +51,7 @@ from communepol.db.models import (
     Staff,
 )
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from communepol.i18n import POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n
+from communepol.i18n import POST_CATEGORY_LABELS, SUPPORTED_LOCALES, I18n, _
 from communepol.media import IMAGE_CONTENT_TYPES, PDF, MediaStore
 from communepol.ports import Button, ButtonKind, Media, MediaKind, OutboundMessage
 from communepol.schedule import cron_trigger, next_occurrence
@@ -109,29 +109,38 @@ def _category(value: str) -> PostCategory:
     except ValueError as err:
         choices = ", ".join(c.value for c in PostCategory)
         raise ValidationError(
-            f"unknown category {value!r}; one of {choices}", field="category"
+            _("unknown category {value!r}; one of {choices}"),
+            field="category",
+            value=value,
+            choices=choices,
         ) from err
 
 
 def _translations(items: Sequence[Translation]) -> list[Translation]:
     if not items:
-        raise ValidationError("a post needs a title and a text", field="translations")
+        raise ValidationError(_("a post needs a title and a text"), field="translations")
     seen: dict[str, Translation] = {}
     for item in items:
         if item.locale not in SUPPORTED_LOCALES:
-            raise ValidationError(f"unsupported language {item.locale!r}", field="locale")
+            raise ValidationError(
+                _("unsupported language {locale!r}"), field="locale", locale=item.locale
+            )
         if item.locale in seen:
-            raise ValidationError(f"two texts in {item.locale!r}", field="locale")
+            raise ValidationError(_("two texts in {locale!r}"), field="locale", locale=item.locale)
         title = clean(item.title)
         body = clean_message(item.body).strip()
         if not title:
-            raise ValidationError("the title is empty", field="title")
+            raise ValidationError(_("the title is empty"), field="title")
         if len(title) > TITLE_MAX:
-            raise ValidationError(f"a title has at most {TITLE_MAX} characters", field="title")
+            raise ValidationError(
+                _("a title has at most {limit} characters"), field="title", limit=TITLE_MAX
+            )
         if not body:
-            raise ValidationError("the text is empty", field="body")
+            raise ValidationError(_("the text is empty"), field="body")
         if len(body) > BODY_MAX:
-            raise ValidationError(f"a text has at most {BODY_MAX} characters", field="body")
+            raise ValidationError(
+                _("a text has at most {limit} characters"), field="body", limit=BODY_MAX
+            )
         seen[item.locale] = Translation(item.locale, title, body)
     return list(seen.values())
 
@@ -152,20 +161,20 @@ def validate(data: PostInput, settings: Settings, now: datetime) -> _Valid:
     at = cron = None
     if data.schedule is ScheduleKind.ONCE:
         if data.at is None:
-            raise ValidationError("give the time to publish at", field="at")
+            raise ValidationError(_("give the time to publish at"), field="at")
         at = require_aware(data.at, "at")
         if at < now - timedelta(minutes=1):
-            raise ValidationError("the time to publish at has passed", field="at")
+            raise ValidationError(_("the time to publish at has passed"), field="at")
     elif data.schedule is ScheduleKind.CRON:
         cron = " ".join((data.cron or "").split())
         cron_trigger(cron, settings.tz)  # raises a ValidationError naming the expression
         if next_occurrence(cron, now, settings.tz) is None:
-            raise ValidationError("this schedule never comes", field="cron_expression")
+            raise ValidationError(_("this schedule never comes"), field="cron_expression")
     expires_at = require_aware(data.expires_at, "expires_at") if data.expires_at else None
     if expires_at is not None and expires_at <= now:
-        raise ValidationError("the expiry time has passed", field="expires_at")
+        raise ValidationError(_("the expiry time has passed"), field="expires_at")
     if expires_at is not None and at is not None and expires_at <= at:
-        raise ValidationError("the post would expire before it is published", field="expires_at")
+        raise ValidationError(_("the post would expire before it is published"), field="expires_at")
     return _Valid(
         _category(data.category),
         _translations(data.translations),
@@ -311,7 +320,7 @@ async def update_post(
             approved_at=None if needs_approval else post.approved_at,
         )
         if changed != 1:
-            raise Conflict("the post was changed or published meanwhile; reload it")
+            raise Conflict(_("the post was changed or published meanwhile; reload it"))
         if status is PostStatus.PENDING_APPROVAL and post.status is PostStatus.SCHEDULED:
             await _ask_approvers(post, staff, version + 1)
         post = await Post.get(id=post.id).select_related("page", "page__unit")
@@ -339,18 +348,18 @@ async def submit_post(
     now = utcnow()
     post = await get_post(staff, post_id)
     if post.status is not PostStatus.DRAFT:
-        raise Conflict("only a draft can be submitted")
+        raise Conflict(_("only a draft can be submitted"))
     if _needs_approval(post.page, post.category, staff):
         status, next_run = PostStatus.PENDING_APPROVAL, post.next_run_at
     else:
         status, next_run = PostStatus.SCHEDULED, _first_run(post, settings, now)
         if next_run is None:
-            raise ValidationError("this schedule never comes", field="cron_expression")
+            raise ValidationError(_("this schedule never comes"), field="cron_expression")
     changed = await Post.filter(id=post.id, status=PostStatus.DRAFT).update(
         status=status, next_run_at=next_run, version=post.version + 1, updated_at=now
     )
     if changed != 1:
-        raise Conflict("the post changed meanwhile; reload it")
+        raise Conflict(_("the post changed meanwhile; reload it"))
     if status is PostStatus.PENDING_APPROVAL:
         await _ask_approvers(post, staff, post.version + 1)
     await _audit("post.submitted", staff, post, source, {"status": status.value})
@@ -366,12 +375,12 @@ async def approve_post(
     post = await get_post(approver, post_id)
     await scope.require_approver(approver, post.page.unit)
     if post.author_id == approver.id:  # type: ignore[attr-defined]
-        raise PermissionDenied("a second person must approve a post")
+        raise PermissionDenied(_("a second person must approve a post"))
     if post.status is not PostStatus.PENDING_APPROVAL:
-        raise Conflict("this post is not waiting for approval")
+        raise Conflict(_("this post is not waiting for approval"))
     next_run = _first_run(post, settings, now)
     if next_run is None:
-        raise ValidationError("this schedule never comes", field="cron_expression")
+        raise ValidationError(_("this schedule never comes"), field="cron_expression")
     if post.schedule_kind is ScheduleKind.ONCE and next_run < now:
         next_run = now  # approved late: publish now rather than never
     changed = await Post.filter(id=post.id, status=PostStatus.PENDING_APPROVAL).update(
@@ -383,7 +392,7 @@ async def approve_post(
         updated_at=now,
     )
     if changed != 1:
-        raise Conflict("the post changed meanwhile; reload it")
+        raise Conflict(_("the post changed meanwhile; reload it"))
     await _tell_author(post, notices.POST_APPROVED, f"post-approved:{post.id}:{post.version}")
     await _audit("post.approved", approver, post, source)
     return await get_post(approver, post.id)
@@ -395,12 +404,12 @@ async def reject_post(approver: Staff, post_id: int, reason: str, *, source: str
     await scope.require_approver(approver, post.page.unit)
     reason = clean(reason)[:500]
     if not reason:
-        raise ValidationError("say why the post is sent back", field="reason")
+        raise ValidationError(_("say why the post is sent back"), field="reason")
     changed = await Post.filter(id=post.id, status=PostStatus.PENDING_APPROVAL).update(
         status=PostStatus.DRAFT, version=post.version + 1, updated_at=utcnow()
     )
     if changed != 1:
-        raise Conflict("this post is not waiting for approval")
+        raise Conflict(_("this post is not waiting for approval"))
     await _tell_author(
         post, notices.POST_REJECTED, f"post-rejected:{post.id}:{post.version}", reason=reason
     )
@@ -417,7 +426,7 @@ async def cancel_post(staff: Staff, post_id: int, *, source: str = "web") -> Pos
             status=PostStatus.CANCELLED, next_run_at=None, version=post.version + 1
         )
         if changed != 1:
-            raise Conflict("this post is already published, cancelled or expired")
+            raise Conflict(_("this post is already published, cancelled or expired"))
         for publication in await Publication.filter(
             post_id=post.id, status=PublicationStatus.SENDING
         ):
@@ -448,9 +457,11 @@ async def add_attachment(
     bytes, never from the name; photos lose their metadata (place, camera) before storage."""
     post = await get_post(staff, post_id)
     if post.status not in EDITABLE:
-        raise Conflict("a published post cannot change")
+        raise Conflict(_("a published post cannot change"))
     if len(post.attachments) >= ATTACHMENTS_MAX:
-        raise ValidationError(f"a post has at most {ATTACHMENTS_MAX} attachments", field="file")
+        raise ValidationError(
+            _("a post has at most {limit} attachments"), field="file", limit=ATTACHMENTS_MAX
+        )
     stored = await asyncio.to_thread(
         media_store(settings).save, data, allowed=ATTACHMENT_TYPES, max_bytes=ATTACHMENT_MAX_BYTES
     )
@@ -532,20 +543,27 @@ async def halt_publication(
         await Publication.filter(id=publication_id).select_related("post", "post__page").first()
     )
     if publication is None:
-        raise NotFound(f"no publication {publication_id}")
+        raise NotFound(_("no publication {publication}"), publication=publication_id)
     if publication.status is PublicationStatus.STOPPED:
-        raise Conflict(f"publication {publication_id} is already stopped")
+        raise Conflict(
+            _("publication {publication} is already stopped"), publication=publication_id
+        )
     async with in_transaction(raw.connection(Publication).connection_name):
         cancelled = await outbox.cancel_publication(publication.id)
         if publication.status is PublicationStatus.DONE and not cancelled:
-            raise Conflict(f"publication {publication_id} is done: nothing is left to send")
+            raise Conflict(
+                _("publication {publication} is done: nothing is left to send"),
+                publication=publication_id,
+            )
         stopped = await Publication.filter(id=publication.id, status__in=_STOPPABLE).update(
             status=PublicationStatus.STOPPED,
             finished_at=utcnow(),
             stopped_by_id=actor.id if actor else None,
         )
         if not stopped:  # stopped by someone else meanwhile: theirs is the record
-            raise Conflict(f"publication {publication_id} is already stopped")
+            raise Conflict(
+                _("publication {publication} is already stopped"), publication=publication_id
+            )
         await audit.record(
             "publication.stopped",
             actor=actor,

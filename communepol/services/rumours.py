@@ -37,7 +37,7 @@ from communepol.db.models import (
     Unit,
 )
 from communepol.errors import Conflict, NotFound, ValidationError
-from communepol.i18n import N_, I18n
+from communepol.i18n import N_, I18n, _
 from communepol.ports import OutboundMessage
 from communepol.services import audit, notices, vault
 from communepol.settings import Settings
@@ -114,7 +114,7 @@ async def _cluster_for(unit: Unit, text: str, tip_id: int) -> RumourCluster:
     best = max(recent, key=lambda c: similarity(normalized, c.normalized), default=None)
     if best is not None and similarity(normalized, best.normalized) >= NEAR:
         return best
-    cluster, _ = await RumourCluster.get_or_create(
+    cluster, _created = await RumourCluster.get_or_create(
         scope_unit_id=province, fingerprint=key, defaults={"normalized": normalized}
     )
     return cluster
@@ -189,20 +189,22 @@ async def give_verdict(
 
     tip = await access_tip(staff, tip_ref)
     if tip.category is not TipCategory.RUMOUR_CHECK or tip.rumour_cluster_id is None:  # type: ignore[attr-defined]
-        raise ValidationError("only a rumour check gets a verdict", field="tip")
+        raise ValidationError(_("only a rumour check gets a verdict"), field="tip")
     try:
         value = RumourVerdict(verdict)
     except ValueError as err:
-        raise ValidationError("true, false, misleading or unverified", field="verdict") from err
+        raise ValidationError(_("true, false, misleading or unverified"), field="verdict") from err
     text = clean_message(explanation)
     if not text:
-        raise ValidationError("explain the verdict in a sentence", field="explanation")
+        raise ValidationError(_("explain the verdict in a sentence"), field="explanation")
     if len(text) > MAX_EXPLANATION:
-        raise ValidationError(f"at most {MAX_EXPLANATION} characters", field="explanation")
+        raise ValidationError(
+            _("at most {limit} characters"), field="explanation", limit=MAX_EXPLANATION
+        )
     async with in_transaction(raw.connection(Tip).connection_name):
         cluster = await RumourCluster.get(id=tip.rumour_cluster_id)  # type: ignore[attr-defined]
         if cluster.verdict is not None:
-            raise Conflict("this rumour already has a verdict")
+            raise Conflict(_("this rumour already has a verdict"))
         cluster.verdict = value
         cluster.explanation = text
         cluster.decided_by = staff
@@ -237,12 +239,12 @@ async def publish_verdict(
     tip = await access_tip(staff, tip_ref)
     cluster = await RumourCluster.get_or_none(id=tip.rumour_cluster_id)  # type: ignore[attr-defined]
     if cluster is None or cluster.verdict is None:
-        raise Conflict("this rumour has no verdict yet")
+        raise Conflict(_("this rumour has no verdict yet"))
     if cluster.post_id is not None:
-        raise Conflict(f"this verdict was already written as post #{cluster.post_id}")
+        raise Conflict(_("this verdict was already written as post #{post}"), post=cluster.post_id)
     page = await _page_for(staff, await Unit.get(id=tip.unit_id))  # type: ignore[attr-defined]
     if page is None:
-        raise NotFound("no page to publish on")
+        raise NotFound(_("no page to publish on"))
     sample = await Tip.filter(rumour_cluster_id=cluster.id).order_by("id").first()
     quoted = sample.text if sample is not None else ""
     locale = page.default_locale
@@ -265,7 +267,7 @@ async def publish_verdict(
         # Claimed first, so a second press does not write a second post.
         claimed = await RumourCluster.filter(id=cluster.id, post_id__isnull=True).update(post_id=0)
         if not claimed:
-            raise Conflict("this verdict was already written as a post")
+            raise Conflict(_("this verdict was already written as a post"))
         post = await posts.create_post(staff, page.id, data, settings, source=source)
         post = await posts.submit_post(staff, post.id, settings, source=source)
         await RumourCluster.filter(id=cluster.id).update(post_id=post.id)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from communepol.db.models import Role, Staff, Unit
 from communepol.errors import NotFound, PermissionDenied
+from communepol.i18n import _
 
 APPROVER_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
 
 async def _unit_of(staff: Staff) -> Unit:
     if not staff.active:
-        raise PermissionDenied("this staff account is deactivated")
+        raise PermissionDenied(_("this staff account is deactivated"))
     return await Unit.get(id=staff.unit_id)  # type: ignore[attr-defined]
 
 
@@ -41,4 +42,4 @@ async def require_approver(staff: Staff, unit: Unit) -> None:
     """A supervisor or admin whose scope includes ``unit``."""
     await require_unit(staff, unit)
     if staff.role not in APPROVER_ROLES:
-        raise PermissionDenied("only a supervisor can approve this")
+        raise PermissionDenied(_("only a supervisor can approve this"))

@@ -66,6 +66,32 @@ ROLE_LEVELS: dict[Role, tuple[UnitLevel, ...]] = {
     Role.ADMIN: (UnitLevel.PROVINCE, UnitLevel.DISTRICT, UnitLevel.COMMUNE),
 }
 
+# A role on a unit of the wrong level, one whole message for each pair (the role and the levels
+# are words to translate, not values); the unit's name is the value.
+_WRONG_UNIT: dict[tuple[Role, UnitLevel], str] = {
+    (Role.OFFICER, UnitLevel.PROVINCE): _(
+        "an officer must belong to a commune; {unit} is a province"
+    ),
+    (Role.OFFICER, UnitLevel.DISTRICT): _(
+        "an officer must belong to a commune; {unit} is a district"
+    ),
+    (Role.OFFICER, UnitLevel.HAMLET): _("an officer must belong to a commune; {unit} is a hamlet"),
+    (Role.SUPERVISOR, UnitLevel.COMMUNE): _(
+        "a supervisor must belong to a province or district; {unit} is a commune"
+    ),
+    (Role.SUPERVISOR, UnitLevel.HAMLET): _(
+        "a supervisor must belong to a province or district; {unit} is a hamlet"
+    ),
+    (Role.ADMIN, UnitLevel.HAMLET): _(
+        "an admin must belong to a province or district or commune; {unit} is a hamlet"
+    ),
+}
+_NOT_GRANTABLE: dict[Role, str] = {
+    Role.OFFICER: _("you may not make someone officer"),
+    Role.SUPERVISOR: _("you may not make someone supervisor"),
+    Role.ADMIN: _("you may not make someone admin"),
+}
+
 
 @dataclass(frozen=True)
 class Enrolment:
@@ -94,7 +120,10 @@ def parse_role(value: str) -> Role:
     except ValueError as err:
         allowed = ", ".join(r.value for r in Role)
         raise ValidationError(
-            f"unknown role {value!r}: use one of {allowed}", field="role"
+            _("unknown role {value!r}: use one of {roles}"),
+            field="role",
+            value=value,
+            roles=allowed,
         ) from err
 
 
@@ -116,14 +145,16 @@ def normalize_phone(value: str) -> str:
         or (len(national) == 10 and national[0] == "2")
     )
     if not valid:
-        raise ValidationError(f"{value!r} is not a Vietnamese phone number", field="phone")
+        raise ValidationError(
+            _("{phone!r} is not a Vietnamese phone number"), field="phone", phone=value
+        )
     return "+84" + national
 
 
 def clean_full_name(value: str) -> str:
     name = clean(value)
     if not 2 <= len(name) <= 200 or not any(ch.isalpha() for ch in name):
-        raise ValidationError("a full name needs 2 to 200 characters", field="full_name")
+        raise ValidationError(_("a full name needs 2 to 200 characters"), field="full_name")
     return name
 
 
@@ -131,14 +162,14 @@ def check_username(value: str) -> str:
     username = value.strip().lower()
     if not _USERNAME.match(username):
         raise ValidationError(
-            "a username is 3-64 characters: letters, digits, dot, dash, underscore",
+            _("a username is 3-64 characters: letters, digits, dot, dash, underscore"),
             field="username",
         )
     return username
 
 
 def generate_link_code() -> str:
-    code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
+    code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _position in range(LINK_CODE_LENGTH))
     return f"{code[:4]}-{code[4:]}"
 
 
@@ -150,13 +181,7 @@ def normalize_link_code(value: str) -> str:
 
 def _check_role_unit(role: Role, unit: Unit) -> None:
     if unit.level not in ROLE_LEVELS[role]:
-        levels = " or ".join(level.value for level in ROLE_LEVELS[role])
-        article = "an" if role.value[0] in "aeiou" else "a"
-        raise ValidationError(
-            f"{article} {role.value} must belong to a {levels}; "
-            f"{unit.name} is a {unit.level.value}",
-            field="unit",
-        )
+        raise ValidationError(_WRONG_UNIT[role, unit.level], field="unit", unit=unit.name)
 
 
 async def issue_link_code(
@@ -194,7 +219,7 @@ async def consume_link_code(
         code_hash=code_hash, purpose=purpose, used_at__isnull=True, expires_at__gt=now
     ).update(used_at=now)
     if used != 1:
-        raise ValidationError("this code is wrong, already used or expired", field="code")
+        raise ValidationError(_("this code is wrong, already used or expired"), field="code")
     return await LinkCode.get(code_hash=code_hash)
 
 
@@ -224,7 +249,7 @@ async def add_staff(
     phone_e164 = normalize_phone(phone) if phone else None
     login = check_username(username) if username else None
     if (password is not None or initial_password) and not login:
-        raise ValidationError("a password needs a username", field="username")
+        raise ValidationError(_("a password needs a username"), field="username")
     if password is not None:
         await check_new_password(password, context=(login, name, unit.name), breaches=breaches)
     initial = generate_password() if initial_password and password is None else None
@@ -345,7 +370,7 @@ def may_manage(actor: Staff) -> bool:
 
 def _require_manager(actor: Staff) -> None:
     if not may_manage(actor):
-        raise PermissionDenied("only a supervisor or an admin manages the roster")
+        raise PermissionDenied(_("only a supervisor or an admin manages the roster"))
 
 
 def grantable_roles(actor: Staff) -> list[Role]:
@@ -359,7 +384,7 @@ def grantable_roles(actor: Staff) -> list[Role]:
 
 def _require_grant(actor: Staff, role: Role) -> None:
     if role not in grantable_roles(actor):
-        raise PermissionDenied(f"you may not make someone {role.value}")
+        raise PermissionDenied(_NOT_GRANTABLE[role])
 
 
 async def roster_units(actor: Staff) -> list[Unit]:
@@ -378,7 +403,7 @@ async def managed_staff(actor: Staff, staff_id: int) -> Staff:
         raise NotFound("not found")
     await scope.require_unit(actor, target.unit)
     if target.role is Role.ADMIN and actor.role is not Role.ADMIN:
-        raise PermissionDenied("only an admin manages an admin")
+        raise PermissionDenied(_("only an admin manages an admin"))
     return target
 
 
@@ -420,9 +445,9 @@ async def set_role(actor: Staff, staff_id: int, role: Role, *, source: str = "we
     target = await managed_staff(actor, staff_id)
     _require_grant(actor, role)
     if target.id == actor.id:
-        raise ValidationError("you cannot change your own role", field="role")
+        raise ValidationError(_("you cannot change your own role"), field="role")
     if not target.active:
-        raise ValidationError("this staff member is deactivated", field="role")
+        raise ValidationError(_("this staff member is deactivated"), field="role")
     _check_role_unit(role, target.unit)
     if target.role is role:
         return target
@@ -450,7 +475,7 @@ async def deactivate_staff(
     now = now or utcnow()
     target = await managed_staff(actor, staff_id)
     if target.id == actor.id:
-        raise ValidationError("you cannot deactivate yourself", field="staff")
+        raise ValidationError(_("you cannot deactivate yourself"), field="staff")
     if not target.active:
         return 0
     async with in_transaction():
@@ -482,7 +507,7 @@ async def reissue_link_code(
     now = utcnow()
     target = await managed_staff(actor, staff_id)
     if not target.active:
-        raise ValidationError("this staff member is deactivated", field="staff")
+        raise ValidationError(_("this staff member is deactivated"), field="staff")
     async with in_transaction():
         await LinkCode.filter(
             staff_id=target.id, purpose=LinkPurpose.STAFF, used_at__isnull=True, expires_at__gt=now

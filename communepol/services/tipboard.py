@@ -23,6 +23,7 @@ from communepol.db.models import (
     Urgency,
 )
 from communepol.errors import Conflict, NotFound, ValidationError
+from communepol.i18n import _
 from communepol.services import audit, sla
 from communepol.services.tips import unit_scope_q
 
@@ -69,7 +70,9 @@ def parse_category(value: str) -> TipCategory:
         return TipCategory(value.strip().lower().replace("-", "_"))
     except ValueError as err:
         names = ", ".join(category.value for category in TipCategory)
-        raise ValidationError(f"unknown tip category {value!r}: {names}", field="category") from err
+        raise ValidationError(
+            _("unknown tip category {value!r}: {names}"), field="category", value=value, names=names
+        ) from err
 
 
 async def add_route(
@@ -78,12 +81,14 @@ async def add_route(
     """Tips of ``category`` from within ``scope_unit`` also go to ``target_unit``."""
     kind = category if isinstance(category, TipCategory) else parse_category(category)
     if target_unit.level is UnitLevel.HAMLET or not target_unit.active:
-        raise ValidationError("tips can be routed to an active unit above a hamlet", field="target")
+        raise ValidationError(
+            _("tips can be routed to an active unit above a hamlet"), field="target"
+        )
     existing = await RoutingRule.get_or_none(
         scope_unit_id=scope_unit.id, category=kind, target_unit_id=target_unit.id
     )
     if existing is not None:
-        raise Conflict(f"this route exists already (route {existing.id})")
+        raise Conflict(_("this route exists already (route {route})"), route=existing.id)
     rule = await RoutingRule.create(scope_unit=scope_unit, category=kind, target_unit=target_unit)
     await audit.record(
         "tip.route_added",
@@ -106,7 +111,7 @@ async def list_routes() -> list[RoutingRule]:
 async def remove_route(rule_id: int, *, actor_label: str = "cli") -> RoutingRule:
     rule = await RoutingRule.get_or_none(id=rule_id).prefetch_related("scope_unit", "target_unit")
     if rule is None:
-        raise NotFound(f"no route {rule_id}")
+        raise NotFound(_("no route {route}"), route=rule_id)
     await rule.delete()
     await audit.record(
         "tip.route_removed",

@@ -13,6 +13,8 @@ from communepol.crypto import Keyring
 from communepol.db.models import AuditEvent, LinkCode, LinkPurpose, Role, Staff, Unit, UnitLevel
 from communepol.errors import Conflict, ValidationError
 from communepol.services.staff import (
+    ROLE_LEVELS,
+    _check_role_unit,
     add_staff,
     consume_link_code,
     normalize_phone,
@@ -97,6 +99,25 @@ async def test_role_must_fit_the_unit_level_and_nothing_is_written(
         await add_staff(KEYRING, full_name="Trần Bảo", unit=units[unit_key], role=role)
     assert await Staff.all().count() == 0
     assert await LinkCode.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("role", "level"),
+    [(role, level) for role in Role for level in UnitLevel if level not in ROLE_LEVELS[role]],
+)
+def test_a_role_on_the_wrong_level_names_the_levels_and_the_unit(
+    role: Role, level: UnitLevel
+) -> None:
+    """One whole message per role and level (so each translates as a sentence), reading as the
+    sentence the CLI always printed."""
+    allowed = " or ".join(allowed.value for allowed in ROLE_LEVELS[role])
+    article = "an" if role is not Role.SUPERVISOR else "a"
+    with pytest.raises(ValidationError) as refused:
+        _check_role_unit(role, Unit(name="Thôn Ea Sinh", level=level))
+    assert refused.value.message == (
+        f"{article} {role.value} must belong to a {allowed}; Thôn Ea Sinh is a {level.value}"
+    )
+    assert refused.value.params == {"unit": "Thôn Ea Sinh"} and refused.value.field == "unit"
 
 
 async def test_bad_phone_writes_nothing(units: dict[str, Unit]) -> None:

@@ -160,3 +160,40 @@ async def test_officers_in_scope_get_signed_links_that_expire(
     past = int(utcnow().timestamp()) - 1
     signed = tipmedia._signature(pagekit.KEYRING, int(attachment_id), past)
     assert (await client.get(f"/tipfile/{attachment_id}/{past}/{signed}")).status == 404
+
+
+async def test_a_refused_files_reason_reads_in_the_officers_language(desk: Desk) -> None:
+    # A photo that says it is a JPEG and holds no picture: refused by the media store's walker.
+    desk.fake.add_file("broken-1", b"\xff\xd8\xff\xd9", file_path="photos/file_4.jpg")
+    done = await Tips(pagekit.KEYRING).submit(
+        desk.resident,
+        TipInput(
+            category="theft",
+            text="Ảnh chụp biển số xe",
+            unit_id=desk.officer.unit_id,  # type: ignore[attr-defined]
+            media=[Media(MediaKind.PHOTO, "broken-1")],
+        ),
+    )
+    await _fetch(desk)
+    [broken] = await TipAttachment.filter(tip_id=done.tip.id)
+    assert broken.error == "the JPEG has no image data"  # kept in English
+
+    base = desk.settings.public_base_url
+    shown = {
+        locale: {
+            m.text
+            for tip_id in (1, done.tip.id)
+            for m in await tipmedia.attachment_messages(
+                pagekit.KEYRING, desk.officer, tip_id, base, locale=locale
+            )
+        }
+        for locale in ("vi", "en")
+    }
+    assert {
+        "Một tệp không lưu được: tệp JPEG không có dữ liệu ảnh",
+        "Một tệp không lưu được: loại tệp này không được chấp nhận",  # the video of tip 1
+    } <= shown["vi"]
+    assert {
+        "A file could not be kept: the JPEG has no image data",
+        "A file could not be kept: this kind of file is not accepted",
+    } <= shown["en"]

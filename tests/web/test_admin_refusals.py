@@ -1,7 +1,7 @@
 """A service's refusal on an admin page reads in the staff member's language: Vietnamese by
 default, English for a staff member who chose English — a refused household form, a CSV file
-refused whole, and each refused row of an import, with the names and values it quotes left as
-they were typed."""
+refused whole, each refused row of an import, and a newcomer the roster refuses, with the names
+and values it quotes left as they were typed."""
 
 from __future__ import annotations
 
@@ -171,3 +171,44 @@ async def test_an_imports_refusals_read_in_the_staff_members_language(
     assert refused.status == 400
     assert _error(await refused.text()) == whole_file
     assert await Household.filter(hamlet_id=hamlet.id).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("locale", "phone", "wrong_unit"),
+    [
+        pytest.param(
+            "vi",
+            "'12345' không phải số điện thoại Việt Nam",
+            "cán bộ chỉ huy phải thuộc tỉnh hoặc huyện; Xã Ea Pốk là xã/phường",
+            id="vi",
+        ),
+        pytest.param(
+            "en",
+            "'12345' is not a Vietnamese phone number",
+            "a supervisor must belong to a province or district; Xã Ea Pốk is a commune",
+            id="en",
+        ),
+    ],
+)
+async def test_a_refused_newcomer_on_the_roster_reads_in_the_staff_members_language(
+    client: TestClient[Any, Any],
+    people: Scene,
+    clock: Clock,
+    locale: str,
+    phone: str,
+    wrong_unit: str,
+) -> None:
+    await Staff.filter(id=people.supervisor_1.id).update(locale=locale)
+    browser = await signed_in(client, people.supervisor_1, clock, {})
+    token = csrf_of(await (await browser.get("/admin/staff")).text())
+    form = {"csrf": token, "full_name": "Hoàng Văn Mới", "unit": str(people.commune_a.id)}
+
+    bad_phone = await browser.post("/admin/staff", {**form, "role": "officer", "phone": "12345"})
+    assert bad_phone.status == 400
+    assert _error(await bad_phone.text()) == phone
+
+    # The unit's name is quoted as it is written, inside the translated sentence.
+    supervisor_of_a_commune = await browser.post("/admin/staff", {**form, "role": "supervisor"})
+    assert supervisor_of_a_commune.status == 400
+    assert _error(await supervisor_of_a_commune.text()) == wrong_unit
+    assert not await Staff.exists(full_name="Hoàng Văn Mới")

@@ -30,6 +30,7 @@ from communepol.web.admin.shell import (
     auth_of,
     client_ip,
     current_of,
+    error_text,
     render,
     translate,
 )
@@ -210,7 +211,7 @@ def _error_text(request: web.Request, err: CommunepolError) -> str:
         return translate(request, _("There is nothing here, or it is outside your unit."))
     if isinstance(err, PermissionDenied):
         return translate(request, _("Your account may not do this."))
-    return translate(request, err.message)
+    return error_text(request, err)
 
 
 async def _csrf_ok(request: web.Request, route: str) -> bool:
@@ -238,7 +239,7 @@ async def _throttled(
     request: web.Request, err: Throttled, template: str, **context: Any
 ) -> web.Response:
     response = await render(
-        request, template, {"error": translate(request, err.message), **context}, status=429
+        request, template, {"error": error_text(request, err), **context}, status=429
     )
     response.headers["Retry-After"] = str(err.retry_after)
     return response
@@ -278,7 +279,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return await render(
             request,
             "admin/login.html",
-            {"username": username, "error": translate(request, err.message)},
+            {"username": username, "error": error_text(request, err)},
             status=401,
         )
     response = redirect(_next_path(signed_in.current.step))
@@ -313,7 +314,7 @@ async def code(request: web.Request) -> web.StreamResponse:
         return await _throttled(request, err, "admin/code.html")
     except LoginRefused as err:
         return await render(
-            request, "admin/code.html", {"error": translate(request, err.message)}, status=401
+            request, "admin/code.html", {"error": error_text(request, err)}, status=401
         )
     return redirect("/admin/")
 
@@ -357,7 +358,7 @@ async def totp(request: web.Request) -> web.StreamResponse:
             "admin/totp.html",
             {
                 "enrolled": False,
-                "error": translate(request, err.message),
+                "error": error_text(request, err),
                 **_enrolment_context(enrolment),
             },
             status=err.http_status,
@@ -400,7 +401,7 @@ async def password(request: web.Request) -> web.StreamResponse:
         return await render(
             request,
             "admin/password.html",
-            {"error": translate(request, err.message), "done": False, **context},
+            {"error": error_text(request, err), "done": False, **context},
             status=err.http_status if isinstance(err, LoginRefused) else 400,
         )
     if context["forced"]:

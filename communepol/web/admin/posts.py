@@ -25,7 +25,7 @@ from communepol.services import officers, postboard, posts
 from communepol.services.posts import PostInput, Translation
 from communepol.settings import Settings
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, is_id, render, translate
+from communepol.web.admin.shell import current_of, error_text, is_id, render, translate
 
 # What the editor says next to a field the service refused (its own messages are English).
 FIELD_MESSAGES = {
@@ -298,7 +298,8 @@ async def _save(request: web.Request, post_id: int | None) -> web.StreamResponse
         )
     except ValidationError as err:
         name = _field_of(err, form)
-        errors = {name: translate(request, FIELD_MESSAGES.get(name, err.message))}
+        known = FIELD_MESSAGES.get(name)
+        errors = {name: translate(request, known) if known else error_text(request, err)}
         return await _editor(request, page=page, post=post, form=form, errors=errors, status=400)
     except Conflict:
         message = translate(

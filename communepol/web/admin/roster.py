@@ -26,7 +26,7 @@ from communepol.i18n import N_, _
 from communepol.services import duty
 from communepol.services import staff as roster
 from communepol.web.admin.auth import redirect
-from communepol.web.admin.shell import current_of, is_id, render, translate
+from communepol.web.admin.shell import current_of, error_text, is_id, render
 
 ROLE_LABELS = {
     Role.OFFICER: N_("Officer"),
@@ -116,9 +116,7 @@ async def _refused(
 ) -> web.StreamResponse:
     if isinstance(err, (NotFound, PermissionDenied)):
         raise err  # the middleware's page: nothing of the object, in the reader's language
-    return await _page(
-        request, status=err.http_status, error=translate(request, err.message), form=form
-    )
+    return await _page(request, status=err.http_status, error=error_text(request, err), form=form)
 
 
 async def roster_page(request: web.Request) -> web.StreamResponse:
