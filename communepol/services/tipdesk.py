@@ -40,7 +40,7 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from communepol.i18n import N_
+from communepol.i18n import N_, _
 from communepol.services import (
     audit,
     breachwatch,
@@ -100,7 +100,7 @@ async def board(staff: Staff, days: int = DEFAULT_PERIOD) -> list[BoardRow]:
     """Every commune under ``staff``'s unit, ranked by overdue tips, then by the median minutes
     to the first response (the slowest first): `sla.response_times` over ``days`` days."""
     if days not in BOARD_PERIODS:
-        raise ValidationError("7, 30 or 90 days", field="days")
+        raise ValidationError(_("7, 30 or 90 days"), field="days")
     now = utcnow()
     figures = await sla.response_times(staff, since=now - timedelta(days=days), now=now)
     recent = await AuditEvent.filter(
@@ -144,7 +144,7 @@ async def remind_station(
             object_id=str(commune.id),
             at__gte=now - REMIND_EVERY,
         ):
-            raise Conflict("this station was reminded less than 10 minutes ago")
+            raise Conflict(_("this station was reminded less than 10 minutes ago"))
         [figures] = await sla.response_times_for_unit(commune, now=now)
         people = await tips.responders(commune.id)
         planned = await notices.notify(
@@ -217,12 +217,12 @@ async def _filtered(
         try:
             query = query.filter(status=TipStatus(which.status))
         except ValueError as err:
-            raise ValidationError("unknown status", field="status") from err
+            raise ValidationError(_("unknown status"), field="status") from err
     if which.category:
         try:
             query = query.filter(category=TipCategory(which.category))
         except ValueError as err:
-            raise ValidationError("unknown tip category", field="category") from err
+            raise ValidationError(_("unknown tip category"), field="category") from err
     communes = await overview.communes_for(staff)
     if which.commune_id is not None:
         if which.commune_id not in {commune.id for commune in communes}:
@@ -233,7 +233,7 @@ async def _filtered(
     if which.anonymous in ("yes", "no"):
         query = query.filter(anonymous=which.anonymous == "yes")
     if which.sort not in SORTS:
-        raise ValidationError("newest or urgent", field="sort")
+        raise ValidationError(_("newest or urgent"), field="sort")
     return query, communes
 
 
@@ -279,7 +279,7 @@ async def export_inbox(
     and never a sender's name. `PermissionDenied` for an officer. Audited ``tip.exported``
     with the count and the filters."""
     if not may_export(staff):
-        raise PermissionDenied("exporting tips is for supervisors and admins")
+        raise PermissionDenied(_("exporting tips is for supervisors and admins"))
     query, _communes = await _filtered(staff, which, utcnow())
     found = await query.order_by("created_at", "id").prefetch_related("unit")
     filters = {

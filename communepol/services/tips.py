@@ -57,6 +57,7 @@ from communepol.db.models import (
     Urgency,
 )
 from communepol.errors import Conflict, NotFound, ValidationError
+from communepol.i18n import _
 from communepol.ports import Location, Media, OutboundMessage
 from communepol.services import (
     audit,
@@ -149,18 +150,18 @@ def _category(value: str) -> TipCategory:
     try:
         return TipCategory(value)
     except ValueError as err:
-        raise ValidationError("unknown tip category", field="category") from err
+        raise ValidationError(_("unknown tip category"), field="category") from err
 
 
 async def tip_unit(unit_id: int) -> Unit:
     """The commune a tip belongs to: a hamlet's tip belongs to its commune."""
     unit = await Unit.get_or_none(id=unit_id, active=True)
     if unit is None:
-        raise ValidationError("choose your commune", field="unit")
+        raise ValidationError(_("choose your commune"), field="unit")
     if unit.level is UnitLevel.HAMLET and unit.parent_id is not None:  # type: ignore[attr-defined]
         return await Unit.get(id=unit.parent_id)  # type: ignore[attr-defined]
     if unit.level is not UnitLevel.COMMUNE:
-        raise ValidationError("choose your commune", field="unit")
+        raise ValidationError(_("choose your commune"), field="unit")
     return unit
 
 
@@ -168,16 +169,16 @@ async def validate(data: TipInput) -> Valid:
     category = _category(data.category)
     text = clean_message(data.text)
     if not text and not data.media:
-        raise ValidationError("write what happened", field="text")
+        raise ValidationError(_("write what happened"), field="text")
     if len(text) > MAX_TEXT:
-        raise ValidationError(f"at most {MAX_TEXT} characters", field="text")
+        raise ValidationError(_("at most {limit} characters"), field="text", limit=MAX_TEXT)
     if len(data.media) > MAX_ATTACHMENTS:
-        raise ValidationError(f"at most {MAX_ATTACHMENTS} files", field="media")
+        raise ValidationError(_("at most {limit} files"), field="media", limit=MAX_ATTACHMENTS)
     location = data.location
     if location is not None and not (
         -90 <= location.latitude <= 90 and -180 <= location.longitude <= 180
     ):
-        raise ValidationError("that location is not on the map", field="location")
+        raise ValidationError(_("that location is not on the map"), field="location")
     place = clean(data.location_text or "")[:MAX_DETAIL] or None
     details = {
         str(key): clean_message(str(value))[:MAX_DETAIL]
@@ -277,7 +278,7 @@ async def list_tips(
             | Q(resolution_due_at__lte=now)
         )
     elif which != TipList.OPEN:
-        raise ValidationError("open, mine or overdue", field="which")
+        raise ValidationError(_("open, mine or overdue"), field="which")
     return list(
         await query.order_by("first_response_due_at", "id").limit(limit).prefetch_related("unit")
     )
@@ -382,7 +383,7 @@ class Tips:
         ).count()
         if recent >= FLOOD_LIMIT:
             # One person flooding the desk would bury everyone else's tips.
-            raise ValidationError("too many tips in the last hour; please wait", field="flood")
+            raise ValidationError(_("too many tips in the last hour; please wait"), field="flood")
         household = None
         if data.household_id is not None:
             household = await householdgroups.check_tip_household(contact, data.household_id)
@@ -503,12 +504,12 @@ class Tips:
         """The resident adds to their open tip; whoever handles it is told."""
         tip = await self.own_tip(contact, ref)
         if tip.status not in OPEN_TIP_STATUSES:
-            raise Conflict("this tip is closed")
+            raise Conflict(_("this tip is closed"))
         body = clean_message(text)
         if not body and not media:
-            raise ValidationError("write what to add", field="text")
+            raise ValidationError(_("write what to add"), field="text")
         if len(body) > MAX_TEXT:
-            raise ValidationError(f"at most {MAX_TEXT} characters", field="text")
+            raise ValidationError(_("at most {limit} characters"), field="text", limit=MAX_TEXT)
         async with in_transaction(raw.connection(Tip).connection_name):
             message = await TipMessage.create(
                 tip=tip, direction=TipMessageDirection.FROM_RESIDENT, text=body
@@ -534,15 +535,15 @@ class Tips:
     async def acknowledge(self, staff: Staff, ref: int | str, *, source: str = "bot") -> Tip:
         tip = await access_tip(staff, ref, source=source)
         if tip.status not in _ACK_FROM:
-            raise Conflict("this tip was already acknowledged")
+            raise Conflict(_("this tip was already acknowledged"))
         return await self._change(staff, tip, "acknowledged", TipStatus.ACKNOWLEDGED, source)
 
     async def take(self, staff: Staff, ref: int | str, *, source: str = "bot") -> Tip:
         tip = await access_tip(staff, ref, source=source)
         if tip.status not in _TAKE_FROM:
-            raise Conflict("this tip is closed")
+            raise Conflict(_("this tip is closed"))
         if tip.assignee_id == staff.id and tip.status is TipStatus.IN_PROGRESS:  # type: ignore[attr-defined]
-            raise Conflict("this tip is already yours")
+            raise Conflict(_("this tip is already yours"))
         tip.assignee = staff
         return await self._change(
             staff, tip, "taken", TipStatus.IN_PROGRESS, source, extra=("assignee_id",)
@@ -617,7 +618,7 @@ class Tips:
         _require_open(tip)
         original = await access_tip(staff, original_ref, source=source)
         if original.id == tip.id:
-            raise ValidationError("a tip cannot duplicate itself", field="original")
+            raise ValidationError(_("a tip cannot duplicate itself"), field="original")
         tip.duplicate_of = original
         tip.resolved_at = utcnow()
         return await self._change(
@@ -666,7 +667,7 @@ class Tips:
             # Only one officer's change wins when two press at once.
             claimed = await Tip.filter(id=tip.id, status=before).update(status=status)
             if not claimed:
-                raise Conflict("this tip was changed meanwhile; look at it again")
+                raise Conflict(_("this tip was changed meanwhile; look at it again"))
             tip.status = status
             if tip.first_response_at is None:
                 tip.first_response_at = utcnow()
@@ -714,25 +715,25 @@ async def _audit(
 
 
 async def _free_reference() -> str:
-    for _ in range(20):
+    for _attempt in range(20):
         reference = new_reference()
         if not await Tip.exists(reference=reference):
             return reference
-    raise Conflict("no free reference number; try again")  # pragma: no cover - 23^6 of them
+    raise Conflict(_("no free reference number; try again"))  # pragma: no cover - 23^6 of them
 
 
 def _officer_text(text: str) -> str:
     body = clean_message(text)
     if not body:
-        raise ValidationError("write something", field="text")
+        raise ValidationError(_("write something"), field="text")
     if len(body) > MAX_TEXT:
-        raise ValidationError(f"at most {MAX_TEXT} characters", field="text")
+        raise ValidationError(_("at most {limit} characters"), field="text", limit=MAX_TEXT)
     return body
 
 
 def _require_open(tip: Tip) -> None:
     if tip.status not in _CLOSE_FROM:
-        raise Conflict("this tip is already closed")
+        raise Conflict(_("this tip is already closed"))
 
 
 async def thread(staff: Staff, ref: int | str, *, limit: int = 20) -> list[TipMessage]:
