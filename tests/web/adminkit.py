@@ -5,6 +5,7 @@ the CSRF token from the page, sending the Origin a browser sends)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from communepol.services.staff import hash_password
 from communepol.services.units import add_hamlet
 from tests import pagekit
 
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 ORIGIN = "http://127.0.0.1:8080"  # the public base URL of the test settings
 PASSWORD = "correct horse battery staple"
 # Mid-morning in Vietnam, so nothing depends on the real time of the run.

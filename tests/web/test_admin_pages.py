@@ -7,17 +7,15 @@ form and the CSV import's refused rows, the dashboard its counts."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar, FormData
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from communepol.app import create_app
 from communepol.db.models import (
     Follow,
     FollowStatus,
@@ -33,24 +31,9 @@ from communepol.db.models import (
     Unit,
     UnitLevel,
 )
-from communepol.services import coverage, households, overview, tips
-from communepol.settings import Settings
+from communepol.services import coverage, households, overview
 from tests import pagekit
-from tests.web.adminkit import Browser, Clock, Scene, csrf_of, install_clock, scene, signed_in
-
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, overview, tips)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(settings), cookie_jar=DummyCookieJar())
+from tests.web.adminkit import Browser, Clock, Scene, csrf_of, scene, signed_in
 
 
 @dataclass

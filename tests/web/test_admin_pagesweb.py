@@ -6,17 +6,14 @@ every route × role stays inside the subtree; every write refuses a missing CSRF
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
 
 from communepol import keys
-from communepol.app import create_app
 from communepol.crypto import Keyring
 from communepol.db.models import (
     AuditEvent,
@@ -29,27 +26,12 @@ from communepol.db.models import (
     PageChannel,
     ReceiveMode,
 )
-from communepol.services import overview, tips
 from communepol.services.channels import open_secrets
-from communepol.settings import Settings
 from tests import pagekit
-from tests.web.adminkit import Browser, Clock, Scene, csrf_of, install_clock, scene, signed_in
+from tests.web.adminkit import Browser, Clock, Scene, csrf_of, scene, signed_in
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 TOKEN = "123456789:AAE-SecretTokenTypedIntoTheForm_xyz"
 QUOTA_ERROR = "zalo: quota exceeded for promotion messages this month"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, overview, tips)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(settings), cookie_jar=DummyCookieJar())
 
 
 def keyring_of(client: TestClient[Any, Any]) -> Keyring:

@@ -11,17 +11,15 @@ import random
 import re
 import struct
 import zlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar, FormData
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from communepol.app import create_app
 from communepol.db.models import (
     Delivery,
     DeliveryStatus,
@@ -36,28 +34,13 @@ from communepol.db.models import (
     ScheduleKind,
 )
 from communepol.i18n import I18n
-from communepol.services import alerts, pagesadmin, postboard, posts
+from communepol.services import pagesadmin, posts
 from communepol.services.posts import PostInput, Publisher, Translation
 from communepol.settings import Settings
 from tests import pagekit
-from tests.web.adminkit import Browser, Clock, Scene, csrf_of, install_clock, scene, signed_in
+from tests.web.adminkit import Browser, Clock, Scene, csrf_of, scene, signed_in
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 I18N = I18n.load()
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, posts, postboard, alerts)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    # No workers: the ticker would publish on the real clock what the test schedules.
-    app = create_app(settings, run_workers=False)
-    return await aiohttp_client(app, cookie_jar=DummyCookieJar())
 
 
 @dataclass

@@ -6,16 +6,13 @@ officers none; every route × role, and CSRF refusal on every POST."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
 
-from communepol.app import create_app
 from communepol.clock import utcnow
 from communepol.db.models import (
     AuditEvent,
@@ -27,30 +24,11 @@ from communepol.db.models import (
     InboundEvent,
     InboundStatus,
 )
-from communepol.services import overview, tips
 from communepol.services.contacts import ContactIdentity, find_or_create_contact
-from communepol.settings import Settings
 from tests import pagekit
-from tests.web.adminkit import Browser, Clock, Scene, csrf_of, install_clock, scene, signed_in
+from tests.web.adminkit import Browser, Clock, Scene, csrf_of, scene, signed_in
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 SENTINEL = "Nguyễn Bí Mật 0912345678"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, overview, tips)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    # No workers: they would claim the retried rows at once (and these carry fake payloads);
-    # here the question is what the retry did to the row.
-    return await aiohttp_client(
-        create_app(settings, run_workers=False), cookie_jar=DummyCookieJar()
-    )
 
 
 @dataclass

@@ -6,40 +6,18 @@ and values it quotes left as they were typed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar, FormData
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from communepol.app import create_app
 from communepol.db.models import Household, Staff, Unit, UnitLevel
-from communepol.services import overview, tips
-from communepol.settings import Settings
-from tests.web.adminkit import Browser, Clock, Scene, csrf_of, install_clock, scene, signed_in
+from tests.web.adminkit import Browser, Clock, Scene, csrf_of, signed_in
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 ERROR = re.compile(r'<p class="error" role="alert">([^<]*)</p>')
 REFUSED_ROW = re.compile(r"<tr><td>(\d+)</td><td>([^<]+)</td></tr>")
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, overview, tips)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(settings), cookie_jar=DummyCookieJar())
-
-
-@pytest.fixture
-async def people(client: TestClient[Any, Any]) -> Scene:
-    return await scene()
 
 
 async def _hamlet(people: Scene) -> Unit:

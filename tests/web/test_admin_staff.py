@@ -8,16 +8,13 @@ token."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
 
 from communepol import keys
-from communepol.app import create_app
 from communepol.crypto import Keyring
 from communepol.db.models import (
     AuditEvent,
@@ -29,30 +26,10 @@ from communepol.db.models import (
     WebSession,
 )
 from communepol.errors import ValidationError
-from communepol.services import overview, tips
 from communepol.services.staff import consume_link_code
-from communepol.settings import Settings
-from tests.web.adminkit import Browser, Clock, Scene, csrf_of, install_clock, scene, signed_in
+from tests.web.adminkit import Browser, Clock, Scene, csrf_of, signed_in
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 _CODE = re.compile(r'<code class="link-code">([A-Z0-9-]+)</code>')
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, overview, tips)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(settings), cookie_jar=DummyCookieJar())
-
-
-@pytest.fixture
-async def people(client: TestClient[Any, Any]) -> Scene:
-    return await scene()
 
 
 def keyring_of(client: TestClient[Any, Any]) -> Keyring:

@@ -9,16 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
 
-from communepol.app import create_app
 from communepol.db.models import (
     AttachmentStatus,
     AuditEvent,
@@ -39,7 +36,7 @@ from communepol.db.models import (
     TipMessageDirection,
     TipStatus,
 )
-from communepol.services import duty, overview, rumours, sla, tipboard, tipdesk, tipmedia, tips
+from communepol.services import duty, rumours, sla, tipboard, tipdesk, tipmedia, tips
 from communepol.services.contacts import ContactIdentity, find_or_create_contact
 from communepol.services.tips import TipInput, Tips
 from communepol.settings import Settings
@@ -51,13 +48,11 @@ from tests.web.adminkit import (
     Clock,
     Scene,
     csrf_of,
-    install_clock,
     scene,
     signed_in,
     web_staff,
 )
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 DESK = Tips(pagekit.KEYRING)
 ROLES = ("officer_a", "officer_b", "supervisor_1", "supervisor_2", "admin")
 A, B = "A", "B"
@@ -69,21 +64,6 @@ SEES = {
     "admin": {A, B},
 }
 _ROW = re.compile(r'<th scope="row"><a href="/admin/tips/T-([A-Z0-9]+)">')
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch, overview, tips, sla, rumours, duty, tipdesk)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    # No dispatcher: the outbox rows stay as planned, for the test to read.
-    return await aiohttp_client(
-        create_app(settings, run_workers=False), cookie_jar=DummyCookieJar()
-    )
 
 
 @dataclass

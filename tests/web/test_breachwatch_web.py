@@ -8,25 +8,15 @@ until the back-off has passed."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
 
-from communepol.app import create_app
 from communepol.db.models import ApiToken, AuditEvent, ChannelKind, Staff, Tip
 from communepol.services import (
     apitokens,
     breachwatch,
-    duty,
-    overview,
-    rumours,
-    sla,
-    tipdesk,
-    tips,
 )
 from communepol.services import staff as roster
 from communepol.services.contacts import ContactIdentity, find_or_create_contact
@@ -34,27 +24,10 @@ from communepol.services.tips import TipInput, Tips
 from communepol.settings import Settings
 from tests import pagekit
 from tests.bots.test_officer_tips import Person
-from tests.web.adminkit import Clock, Scene, install_clock, scene, signed_in
+from tests.web.adminkit import Clock, Scene, scene, signed_in
 
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 TEXT = "Có người bán ma túy sau chợ Ea Pốk"  # the tip's text: in no audit row
 SENDER = "SENTINEL Nguyễn"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(
-        monkeypatch, tips, sla, rumours, duty, tipdesk, overview, breachwatch, apitokens
-    )
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, aiohttp_client: ClientFactory, clock: Clock
-) -> TestClient[Any, Any]:
-    return await aiohttp_client(
-        create_app(settings, run_workers=False), cookie_jar=DummyCookieJar()
-    )
 
 
 async def tips_of(people: Scene, count: int, where: str = "A") -> list[Tip]:
