@@ -85,9 +85,20 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+# Letters and digits nobody confuses when reading a password aloud or copying it from a
+# screen: no 0/O, 1/I/L; upper case only.
+GENERATED_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+GENERATED_GROUPS = 4
+GENERATED_GROUP_LENGTH = 5
+
+
 def generate_password() -> str:
-    """A random password of about 108 bits, easy to copy: three dash-separated groups."""
-    return "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    """A random password of about 99 bits (20 symbols of 31) in four groups of five, like
+    "K7PQX-3MZRT-W9HNA-BCE4F": easy to read out over a phone and to type on one."""
+    return "-".join(
+        "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(GENERATED_GROUP_LENGTH))
+        for _ in range(GENERATED_GROUPS)
+    )
 
 
 def _fold(text: str) -> str:

@@ -3,7 +3,10 @@ into the forms, click, read what the page shows. Each test saves a full-page scr
 test-artifacts/browser/.
 
 A supervisor logs in with the second factor and reads the dashboard; an officer reads their
-commune's coverage; the login page and the dashboard are looked at on a phone."""
+commune's coverage; the login page and the dashboard are looked at on a phone; an officer
+filters, acknowledges and answers tips; a post is scheduled and found on the calendar; an alert
+across two communes is approved by a second supervisor; a new officer given a web login from
+the roster signs in with the initial password and must choose their own."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from communepol.db.models import (
     PostStatus,
     Publication,
     Role,
+    Staff,
     Tip,
     TipCategory,
     TipMessage,
@@ -397,3 +401,58 @@ async def test_a_second_supervisor_approves_an_alert_across_two_communes(
     message = page.locator("tr[data-message]").filter(has_text="Tìm trẻ lạc")
     assert await message.locator("td").nth(1).inner_text() == "3"  # recipients, as shown
     await screenshot(page, "approved")
+
+
+async def test_a_supervisor_gives_a_new_officer_a_web_login_and_they_choose_their_password(
+    page: Any, clock: Clock, screenshot: Screenshot
+) -> None:
+    people = await scene()
+    secrets: dict[int, str] = {}
+
+    # The supervisor puts a new officer on the roster with a web username.
+    await log_in(page, people.supervisor_1, clock, secrets)
+    await _nav(page, "Staff")
+    await page.get_by_label("Full name").fill("Nguyễn Thị Hoa")
+    await page.get_by_label("Unit").select_option(label="Xã Ea Pốk")
+    await page.get_by_label("Role").last.select_option(label="Officer")
+    await page.get_by_label("Web username (optional)").fill("hoa.nguyen")
+    await submit(page, "Add")
+    initial = await page.locator("code.initial-password").inner_text()
+    assert len(initial) >= 12
+    row = page.locator("tr").filter(has_text="Nguyễn Thị Hoa")
+    assert "(initial password)" in await row.inner_text()
+    await screenshot(page, "roster")
+    await log_out(page)
+
+    # The officer signs in with it and can go nowhere but the password page.
+    await page.goto("/admin/login")
+    await page.get_by_label("Username").fill("hoa.nguyen")
+    await page.get_by_label("Password").fill(initial)
+    await submit(page, "Log in")
+    assert path_of(page) == "/admin/password"
+    await page.goto("/admin/tips")
+    assert path_of(page) == "/admin/password"
+    # A common password is refused on the form; a passphrase of their own is taken.
+    await page.get_by_label("Initial password").fill(initial)
+    await page.get_by_label("New password (at least 12 characters)").fill("password1234")
+    await page.get_by_label("New password again").fill("password1234")
+    await submit(page, "Change password")
+    assert "one of the most common passwords" in await page.get_by_role("alert").inner_text()
+    own = "cà phê buôn Ea Sinh lúc bình minh"
+    await page.get_by_label("Initial password").fill(initial)
+    await page.get_by_label("New password (at least 12 characters)").fill(own)
+    await page.get_by_label("New password again").fill(own)
+    await submit(page, "Change password")
+    await screenshot(page, "changed")
+    await page.goto("/admin/")
+    assert path_of(page) == "/admin/"
+    assert await page.locator("main h1").inner_text() == "Xã Ea Pốk"
+    await log_out(page)
+
+    # The initial password no longer opens anything; their own does.
+    await page.get_by_label("Username").fill("hoa.nguyen")
+    await page.get_by_label("Password").fill(initial)
+    await submit(page, "Log in")
+    assert path_of(page) == "/admin/login"
+    officer = await Staff.get(username="hoa.nguyen")
+    await log_in(page, officer, clock, secrets, password=own)

@@ -70,10 +70,15 @@ async def test_context_words_inside_a_real_passphrase_are_fine() -> None:
 
 
 def test_generated_passwords_pass_the_local_policy() -> None:
+    seen = set()
     for _ in range(20):
         password = generate_password()
-        assert len(password) >= 20
+        groups = password.split("-")
+        assert [len(group) for group in groups] == [5, 5, 5, 5]
+        assert not set("".join(groups)) & set("0O1IL")  # nothing read wrongly aloud
         check_password_locally(password, context=CONTEXT_OF_Y_KONG)
+        seen.add(password)
+    assert len(seen) == 20
 
 
 async def test_a_breached_password_is_refused_and_only_a_prefix_is_sent() -> None:
