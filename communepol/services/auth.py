@@ -158,6 +158,16 @@ async def backoff(failures: QuerySet[AuditEvent], free: int, now: datetime) -> i
     return math.ceil(remaining) if remaining > 0 else 0
 
 
+async def end_web_sessions(staff_id: int, now: datetime, *, keep: int | None = None) -> int:
+    """Revoke every open web session of a staff member (but the session ``keep``), as of
+    ``now``; how many were open. Every way a person's sessions end goes through here:
+    logout elsewhere, a password set or reset, deactivation, a manager's "end sessions"."""
+    query = WebSession.filter(staff_id=staff_id, revoked_at__isnull=True)
+    if keep is not None:
+        query = query.exclude(id=keep)
+    return await query.update(revoked_at=now)
+
+
 def normalize_username(value: str) -> str:
     return clean(value).lower()[:64]
 
@@ -435,10 +445,9 @@ class Auth:
 
     async def revoke_all(self, staff: Staff, *, reason: str, keep: WebSession | None = None) -> int:
         """End every open session of ``staff`` (but ``keep``); how many were open."""
-        query = WebSession.filter(staff_id=staff.id, revoked_at__isnull=True)
-        if keep is not None:
-            query = query.exclude(id=keep.id)
-        ended = await query.update(revoked_at=utcnow())
+        ended = await end_web_sessions(
+            staff.id, utcnow(), keep=keep.id if keep is not None else None
+        )
         if ended:
             await audit.record(
                 "auth.sessions_revoked",
@@ -607,9 +616,7 @@ async def set_password(
         password_must_change=False,
         password_expires_at=None,
     )
-    ended = await WebSession.filter(staff_id=staff.id, revoked_at__isnull=True).update(
-        revoked_at=utcnow()
-    )
+    ended = await end_web_sessions(staff.id, utcnow())
     await audit.record(
         "auth.password_set",
         actor_label=actor_label,

@@ -40,7 +40,7 @@ from communepol.db.models import (
 from communepol.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from communepol.i18n import _
 from communepol.services import audit, scope
-from communepol.services.auth import IDLE_TIMEOUT
+from communepol.services.auth import IDLE_TIMEOUT, end_web_sessions
 from communepol.services.passwords import (
     PwnedPasswords,
     check_new_password,
@@ -480,9 +480,7 @@ async def deactivate_staff(
         return 0
     async with in_transaction():
         await Staff.filter(id=target.id).update(active=False, deactivated_at=now)
-        ended = await WebSession.filter(staff_id=target.id, revoked_at__isnull=True).update(
-            revoked_at=now
-        )
+        ended = await end_web_sessions(target.id, now)
         # Unused link codes of theirs stop working too.
         await LinkCode.filter(staff_id=target.id, used_at__isnull=True, expires_at__gt=now).update(
             expires_at=now
@@ -560,9 +558,7 @@ async def _set_initial_password(
             )
         except IntegrityError as err:
             raise Conflict(_("This username is taken.")) from err
-        ended = await WebSession.filter(staff_id=target.id, revoked_at__isnull=True).update(
-            revoked_at=now
-        )
+        ended = await end_web_sessions(target.id, now)
         await audit.record(
             action,
             actor=actor,
@@ -633,9 +629,7 @@ async def end_sessions(
             _("Use your account page for your own password and logout."), field="staff"
         )
     async with in_transaction():
-        ended = await WebSession.filter(staff_id=target.id, revoked_at__isnull=True).update(
-            revoked_at=now
-        )
+        ended = await end_web_sessions(target.id, now)
         await audit.record(
             "staff.sessions_ended",
             actor=actor,
